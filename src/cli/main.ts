@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The `hitless` executable: parses argv and dispatches to a command. The only module (with the
+ * rest of cli/) that reads argv, prints for humans or exits the process.
+ */
+import { parseArgs } from 'node:util'
+import { runCommand } from './run.ts'
+import { validateCommand } from './validate.ts'
+
+const USAGE = `usage:
+  hitless [run] [-c FILE] [--log-level debug|info|warn|error] [--log-format json|pretty]
+  hitless validate -c FILE
+options:
+  -c, --config FILE   config document (YAML or JSON), default ./hitless.yaml
+  -h, --help          this text`
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const
+const FORMATS = ['json', 'pretty'] as const
+
+const io = {
+  out: (line: string): void => void process.stdout.write(line + '\n'),
+  err: (line: string): void => void process.stderr.write(line + '\n'),
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0]
+  const command = first === undefined || first.startsWith('-') ? 'run' : first
+  const rest = command === first ? argv.slice(1) : argv
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', short: 'c', default: './hitless.yaml' },
+        'log-level': { type: 'string', default: 'info' },
+        'log-format': { type: 'string', default: 'json' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }))
+  } catch (err) {
+    io.err(`hitless: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    io.out(USAGE)
+    return 0
+  }
+  const level = LEVELS.find((l) => l === values['log-level'])
+  const format = FORMATS.find((f) => f === values['log-format'])
+  if (level === undefined || format === undefined) {
+    io.err(`hitless: --log-level must be one of ${LEVELS.join('|')}, --log-format json|pretty`)
+    return 2
+  }
+  switch (command) {
+    case 'run':
+      return runCommand({ configPath: values.config, logLevel: level, logFormat: format }, io)
+    case 'validate':
+      return validateCommand({ configPath: values.config, env: process.env }, io)
+    default:
+      io.err(`hitless: unknown command "${command}"\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    io.err(`hitless: unexpected failure: ${(err as Error).message}`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,46 @@
+/**
+ * Graceful stop (SPEC §5): readiness off → stop accepting → close idle keep-alive connections
+ * → let in-flight requests and tunnels finish (responses meanwhile carry `Connection: close`)
+ * → cut whatever is left at the deadline. Nobody gets an error response because of a drain.
+ */
+import type { Logger } from '../log/logger.ts'
+import type { ConnectionTracker } from '../server/connection-tracker.ts'
+import type { Listener } from '../server/listeners.ts'
+
+export interface DrainInput {
+  readonly listeners: readonly Listener[]
+  readonly tracker: ConnectionTracker
+  readonly timeoutMs: number
+  readonly logger: Logger
+}
+
+// While draining, connections whose last response went out before the drain began become
+// idle later; they are swept at this interval (bounded by the drain itself).
+const IDLE_SWEEP_MS = 100
+
+/** Drains the listeners; resolves when every connection is closed or was cut at the deadline. */
+export async function drainListeners(input: DrainInput): Promise<{ cut: number }> {
+  const { listeners, tracker } = input
+  for (const listener of listeners) listener.stopAccepting()
+  const sweep = (): void => {
+    for (const listener of listeners) listener.server.closeIdleConnections()
+  }
+  sweep()
+  const timer = setInterval(sweep, IDLE_SWEEP_MS)
+  let deadline: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    deadline = setTimeout(() => resolve('timeout'), input.timeoutMs)
+  })
+  try {
+    const result = await Promise.race([tracker.whenEmpty().then(() => 'empty' as const), timedOut])
+    if (result === 'empty') return { cut: 0 }
+    const cut = tracker.size
+    input.logger.warn({ connections: cut }, 'drain timeout reached: cutting remaining connections')
+    tracker.destroyAll()
+    await tracker.whenEmpty()
+    return { cut }
+  } finally {
+    clearInterval(timer)
+    clearTimeout(deadline)
+  }
+}

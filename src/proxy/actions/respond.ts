@@ -1,0 +1,38 @@
+/**
+ * The `respond` and `redirect` actions: answers made by the gateway itself from data compiled
+ * at snapshot build time (status, body, headers; a redirect's location template).
+ */
+import type { CompiledAction } from '../../snapshot/route-entry.ts'
+import type { Exchange } from '../exchange.ts'
+
+type RespondAction = Extract<CompiledAction, { kind: 'respond' }>
+type RedirectAction = Extract<CompiledAction, { kind: 'redirect' }>
+
+/** Writes a fixed response. */
+export function respond(ex: Exchange, action: RespondAction, close: boolean): void {
+  ex.recorder = action.recorder
+  const headers = [...action.headers, 'x-request-id', ex.requestId]
+  if (close) headers.push('connection', 'close')
+  ex.res.writeHead(action.status, headers)
+  ex.res.end(ex.method === 'HEAD' ? undefined : action.body)
+  ex.status = action.status
+  ex.bytes = ex.method === 'HEAD' ? 0 : action.body.length
+}
+
+/** Writes a redirect, filling `{path}`, `{query}`, `{uri}` and `{host}` in the location. */
+export function redirect(ex: Exchange, action: RedirectAction, close: boolean): void {
+  ex.recorder = action.recorder
+  let location = ''
+  for (const part of action.parts) {
+    if (typeof part === 'string') location += part
+    else if (part.placeholder === 'path') location += ex.path
+    else if (part.placeholder === 'query') location += ex.query
+    else if (part.placeholder === 'uri') location += ex.path + ex.query
+    else location += ex.head.host
+  }
+  const headers = ['location', location, 'content-length', '0', 'x-request-id', ex.requestId]
+  if (close) headers.push('connection', 'close')
+  ex.res.writeHead(action.status, headers)
+  ex.res.end()
+  ex.status = action.status
+}

@@ -1,0 +1,124 @@
+/**
+ * The request body as seen by upstream attempts. The client's body is read once; the first
+ * 64 KiB are kept so a failed attempt can be replayed on another target (SPEC §3 retries).
+ * Each attempt gets a fresh Readable: the kept chunks first, then the live rest of the body,
+ * with back-pressure to the client. Also enforces max_body_bytes on chunked bodies.
+ */
+import type { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import { ErrorCode, GatewayError } from '../errors.ts'
+
+/** Bytes of request body kept for replay. */
+export const REPLAY_BUFFER_BYTES = 64 * 1024
+
+export class RequestBody {
+  readonly #req: IncomingMessage
+  readonly #maxBytes: number
+  readonly #kept: Buffer[] = []
+  #bytesRead = 0
+  #overflowed = false
+  #ended = false
+  #failure: Error | null = null
+  #current: Readable | null = null
+  #listening = false
+  #discarding = false
+
+  constructor(req: IncomingMessage, maxBodyBytes: number) {
+    this.#req = req
+    this.#maxBytes = maxBodyBytes
+  }
+
+  /** True while every byte read so far is still kept, so an attempt can be replayed. */
+  get replayable(): boolean {
+    return !this.#overflowed && this.#failure === null
+  }
+
+  /** Body bytes read from the client so far. */
+  get bytesRead(): number {
+    return this.#bytesRead
+  }
+
+  /** The failure that ended the body (too large, client gone), if any. */
+  get failure(): Error | null {
+    return this.#failure
+  }
+
+  /** A new stream for one attempt; the previous attempt's stream is detached. */
+  stream(): Readable {
+    const previous = this.#current
+    const stream = new Readable({ read: () => this.#req.resume() })
+    this.#current = stream
+    previous?.destroy()
+    if (this.#bytesRead > 0 && !this.replayable) {
+      stream.destroy(new GatewayError(ErrorCode.INTERNAL, 'request body is not replayable'))
+      return stream
+    }
+    for (const chunk of this.#kept) stream.push(chunk)
+    if (this.#ended) stream.push(null)
+    else if (this.#failure !== null) stream.destroy(this.#failure)
+    else this.#listen()
+    return stream
+  }
+
+  /** Stops reading for the current attempt (it failed; another may follow). */
+  detach(): void {
+    this.#req.pause()
+    this.#current = null
+  }
+
+  /**
+   * The exchange is over but the client is still sending (the upstream answered early): read
+   * and drop the rest so the connection's next request parses from the right byte.
+   */
+  discardRest(): void {
+    if (this.#ended || this.#failure !== null) return
+    this.#current = null
+    this.#discarding = true
+    this.#listen()
+  }
+
+  #listen(): void {
+    if (this.#listening) {
+      this.#req.resume()
+      return
+    }
+    this.#listening = true
+    this.#req.on('data', (chunk: Buffer) => this.#onData(chunk))
+    this.#req.on('end', () => {
+      this.#ended = true
+      this.#current?.push(null)
+    })
+    this.#req.on('close', () => {
+      if (!this.#ended) this.#fail(new GatewayError(ErrorCode.CLIENT_ABORTED, 'client went away'))
+    })
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#bytesRead += chunk.length
+    if (this.#bytesRead > this.#maxBytes) {
+      this.#fail(new GatewayError(ErrorCode.BODY_TOO_LARGE, 'request body over the limit'))
+      return
+    }
+    if (this.#discarding) return
+    if (!this.#overflowed) {
+      if (this.#bytesRead <= REPLAY_BUFFER_BYTES) this.#kept.push(chunk)
+      else {
+        this.#overflowed = true
+        this.#kept.length = 0
+      }
+    }
+    const current = this.#current
+    if (current === null) {
+      this.#req.pause()
+      return
+    }
+    if (!current.push(chunk)) this.#req.pause()
+  }
+
+  #fail(err: Error): void {
+    if (this.#failure !== null) return
+    this.#failure = err
+    this.#req.pause()
+    this.#current?.destroy(err)
+  }
+}

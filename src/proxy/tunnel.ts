@@ -1,0 +1,204 @@
+/**
+ * Upgrade (WebSocket) requests: matched like any request, then tunnelled to a target chosen by
+ * the route's balancer. After the upstream's 101 the two sockets are piped both ways; the
+ * tunnel stays pinned to the snapshot that opened it, so reloads never cut it (SPEC §3).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
+import type { Dispatcher } from 'undici'
+import { ErrorCode } from '../errors.ts'
+import { normalizePath } from '../router/normalize-path.ts'
+import type { TargetRef } from '../snapshot/route-entry.ts'
+import type { Snapshot } from '../snapshot/snapshot.ts'
+import { pickSplit } from './actions/forward.ts'
+import { sendRawError } from './error-response.ts'
+import { buildUpstreamHeaders, newRequestId } from './forwarded-headers.ts'
+import type { ProxyDeps } from './handle-request.ts'
+import { hostnameOf, readRequestHead } from './request-head.ts'
+import { rewritePath } from './rewrite.ts'
+
+/** Live tunnels, so a graceful stop can wait for or cut them. */
+export interface TunnelRegistry {
+  add(client: Socket, upstream: Duplex): void
+}
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void
+
+// Hop-by-hop headers that a 101 still must not carry (Connection and Upgrade it must carry).
+const NOT_IN_101: ReadonlySet<string> = new Set([
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+])
+
+/** Builds the `upgrade` event handler of one listener. */
+export function createUpgradeHandler(
+  deps: ProxyDeps,
+  proto: 'http' | 'https',
+  tunnels: TunnelRegistry,
+): UpgradeHandler {
+  const random = deps.random ?? Math.random
+  return (req, socket, head) => {
+    const snapshot = deps.holder.acquire()
+    if (snapshot === null) {
+      sendRawError(socket, ErrorCode.NOT_READY, newRequestId())
+      return
+    }
+    socket.once('close', () => snapshot.unpin())
+    socket.on('error', () => socket.destroy())
+    try {
+      route(req, socket, head, snapshot, { proto, random, tunnels })
+    } catch (err) {
+      deps.metrics.internalErrors.inc({ where: 'upgrade' })
+      snapshot.logger.error({ err }, 'internal error while opening a tunnel')
+      sendRawError(socket, ErrorCode.INTERNAL, newRequestId())
+    }
+  }
+}
+
+interface TunnelContext {
+  readonly proto: 'http' | 'https'
+  readonly random: () => number
+  readonly tunnels: TunnelRegistry
+}
+
+function route(
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  snapshot: Snapshot,
+  ctx: TunnelContext,
+): void {
+  const reqHead = readRequestHead(req)
+  const target = typeof reqHead === 'string' ? null : normalizePath(req.url ?? '')
+  if (typeof reqHead === 'string' || target === null) {
+    sendRawError(socket, typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST, newRequestId())
+    return
+  }
+  const requestId = reqHead.requestId ?? newRequestId()
+  const entry = snapshot.router.lookup({
+    method: req.method ?? 'GET',
+    host: target.authority === null ? reqHead.hostname : hostnameOf(target.authority),
+    path: target.path,
+    headers: req.headers,
+  })
+  const action = entry?.action
+  if (entry === undefined || action === undefined) {
+    sendRawError(socket, ErrorCode.ROUTE_NOT_FOUND, requestId)
+    return
+  }
+  if (action.kind !== 'forward' && action.kind !== 'split') {
+    sendRawError(socket, ErrorCode.BAD_REQUEST, requestId)
+    return
+  }
+  const backend = action.kind === 'forward' ? action.backend : pickSplit(action, ctx.random)
+  const picked = backend.upstream.balancer.pick({})
+  if (picked === undefined) {
+    sendRawError(socket, ErrorCode.NO_HEALTHY_TARGET, requestId)
+    return
+  }
+  const rewrite = entry.rewrite
+  const path = (rewrite === null ? target.path : rewritePath(target.path, rewrite)) + target.query
+  const headers = buildUpstreamHeaders({
+    rawHeaders: req.rawHeaders,
+    head: reqHead,
+    clientIp: req.socket.remoteAddress ?? '',
+    proto: ctx.proto,
+    requestId,
+    hostHeader: entry.rewrite?.host ?? reqHead.host,
+    ops: entry.requestHeaders,
+  })
+  const handler = new TunnelHandler(socket, head, picked, requestId, ctx.tunnels)
+  picked.pool.dispatch(
+    {
+      path,
+      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers,
+      upgrade: req.headers.upgrade ?? 'websocket',
+      headersTimeout: backend.timeouts.responseHeaderMs,
+    },
+    handler,
+  )
+}
+
+class TunnelHandler implements Dispatcher.DispatchHandler {
+  readonly #client: Socket
+  readonly #head: Buffer
+  readonly #target: TargetRef
+  readonly #requestId: string
+  readonly #tunnels: TunnelRegistry
+  #abort: ((err?: Error) => void) | null = null
+
+  constructor(
+    client: Socket,
+    head: Buffer,
+    target: TargetRef,
+    requestId: string,
+    tunnels: TunnelRegistry,
+  ) {
+    this.#client = client
+    this.#head = head
+    this.#target = target
+    this.#requestId = requestId
+    this.#tunnels = tunnels
+    client.once('close', () => this.#abort?.())
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort
+    if (this.#client.destroyed) abort()
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+    const client = this.#client
+    let response = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`
+    const raw = rawHeaders ?? []
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = String(raw[i])
+      if (NOT_IN_101.has(name.toLowerCase()) || name.toLowerCase() === 'x-request-id') continue
+      response += `${name}: ${String(raw[i + 1])}\r\n`
+    }
+    response += `x-request-id: ${this.#requestId}\r\n\r\n`
+    if (client.destroyed) {
+      upstream.destroy()
+      return
+    }
+    this.#target.state.inFlight++
+    upstream.once('close', () => this.#target.state.inFlight--)
+    client.write(response)
+    if (this.#head.length > 0) upstream.write(this.#head)
+    upstream.on('error', () => client.destroy())
+    client.on('error', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+    upstream.pipe(client)
+    client.pipe(upstream)
+    this.#tunnels.add(client, upstream)
+  }
+
+  onHeaders(statusCode: number): boolean {
+    // The upstream refused the upgrade: tell the client plainly and close.
+    const code = statusCode >= 500 ? ErrorCode.UPSTREAM_BAD_RESPONSE : ErrorCode.BAD_REQUEST
+    sendRawError(this.#client, code, this.#requestId)
+    this.#abort?.()
+    return false
+  }
+
+  onData(): boolean {
+    return true
+  }
+
+  onComplete(): void {}
+
+  onError(err: Error): void {
+    const code = (err as { code?: unknown }).code
+    const mapped =
+      code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+        ? ErrorCode.UPSTREAM_TIMEOUT
+        : ErrorCode.UPSTREAM_CONNECT_FAILED
+    if (!this.#client.destroyed) sendRawError(this.#client, mapped, this.#requestId)
+  }
+}

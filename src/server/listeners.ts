@@ -1,0 +1,113 @@
+/**
+ * node:http(s) servers for the public listeners: limits and timeouts set once per listener,
+ * sockets opened on host:port, [v6]:port or a unix path. No proxy logic: the handlers are
+ * functions passed in.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
+import type { Socket } from 'node:net'
+import { unlink } from 'node:fs/promises'
+import type { ListenAddress } from '../config/types.ts'
+import type { ConnectionTracker } from './connection-tracker.ts'
+
+export interface ListenerLimits {
+  readonly maxHeaderBytes: number
+  /** Time a client has to send a complete request head (slow-loris guard). */
+  readonly headerTimeoutMs: number
+  /** Idle time after which a keep-alive client connection is closed. */
+  readonly keepAliveTimeoutMs: number
+}
+
+export interface ListenerHandlers {
+  readonly request: (req: IncomingMessage, res: ServerResponse) => void
+  readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void
+  readonly upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
+  readonly clientError: (err: Error & { code?: string }, socket: Socket) => void
+}
+
+export interface ListenerSpec {
+  readonly name: string
+  readonly address: ListenAddress
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null
+  readonly limits: ListenerLimits
+}
+
+/** An open listener. */
+export class Listener {
+  readonly name: string
+  readonly server: http.Server
+  readonly address: ListenAddress
+
+  constructor(name: string, server: http.Server, address: ListenAddress) {
+    this.name = name
+    this.server = server
+    this.address = address
+  }
+
+  /** The bound address as `host:port` (port resolved when 0 was asked) or `unix:/path`. */
+  get url(): string {
+    const bound = this.server.address()
+    if (bound === null || typeof bound === 'string') return `unix:${bound ?? ''}`
+    const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
+    return `${host}:${bound.port}`
+  }
+
+  get port(): number {
+    const bound = this.server.address()
+    return bound !== null && typeof bound !== 'string' ? bound.port : 0
+  }
+
+  /** Stops accepting at once; open connections are left to the caller (drain). */
+  stopAccepting(): void {
+    // close() stops the accept loop synchronously; its callback (all connections gone) is
+    // not awaited here because the drain logic tracks connections itself.
+    if (this.server.listening) this.server.close()
+  }
+}
+
+/** Creates a server for `spec` and starts listening; rejects if the address cannot be bound. */
+export async function openListener(
+  spec: ListenerSpec,
+  handlers: ListenerHandlers,
+  tracker: ConnectionTracker,
+): Promise<Listener> {
+  const options: http.ServerOptions = {
+    maxHeaderSize: spec.limits.maxHeaderBytes,
+    headersTimeout: spec.limits.headerTimeoutMs,
+    // Long uploads and downloads are bounded by idle timeouts, not by a whole-request cap.
+    requestTimeout: 0,
+    keepAliveTimeout: spec.limits.keepAliveTimeoutMs,
+    // Host is checked by the proxy so that its absence gets our JSON 400, not Node's bare one.
+    requireHostHeader: false,
+    // How often Node checks header timeouts: the default 30 s would let slow-loris linger.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, spec.limits.headerTimeoutMs / 4)),
+  }
+  const server =
+    spec.tls === null
+      ? http.createServer(options)
+      : https.createServer({ ...options, cert: spec.tls.cert, key: spec.tls.key })
+  server.on('request', handlers.request)
+  server.on('checkContinue', handlers.checkContinue)
+  server.on('upgrade', handlers.upgrade)
+  server.on('clientError', handlers.clientError)
+  server.on('connection', (socket: Socket) => tracker.add(socket))
+  await listen(server, spec.address)
+  return new Listener(spec.name, server, spec.address)
+}
+
+async function listen(server: http.Server, address: ListenAddress): Promise<void> {
+  if (address.kind === 'unix') {
+    // A stale socket file from a previous run would make listen() fail with EADDRINUSE.
+    await unlink(address.path).catch(() => undefined)
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err)
+    server.once('error', onError)
+    const done = (): void => {
+      server.removeListener('error', onError)
+      resolve()
+    }
+    if (address.kind === 'unix') server.listen(address.path, done)
+    else server.listen(address.port, address.host, done)
+  })
+}

@@ -1,0 +1,102 @@
+/**
+ * The runtime registry: ref-counted target states and undici connection pools keyed by target
+ * identity. Snapshots acquire what they use while being built and release it when retired, so
+ * a target kept across a reload keeps its pool, its sockets and its health (acquire before
+ * release: the new snapshot's reference keeps the entry alive).
+ */
+import { Pool } from 'undici'
+import { TargetState, stateId } from './target-state.ts'
+
+/** Settings that shape a pool; a change of any of them gives the target a new pool. */
+export interface PoolSettings {
+  readonly connectTimeoutMs: number
+  readonly maxConnections: number
+  readonly keepAliveTimeoutMs: number
+}
+
+/** What a snapshot holds for one target: its state and its pool, until `release()`. */
+export interface TargetLease {
+  readonly state: TargetState
+  readonly pool: Pool
+  release(): void
+}
+
+interface Counted<T> {
+  readonly value: T
+  refs: number
+}
+
+export class UpstreamRegistry {
+  readonly #states = new Map<string, Counted<TargetState>>()
+  readonly #pools = new Map<string, Counted<Pool>>()
+
+  /** Takes a reference on the state and pool of `origin` in `upstream`, creating them if new. */
+  acquire(upstream: string, origin: string, settings: PoolSettings): TargetLease {
+    const id = stateId(upstream, origin)
+    const state = this.#take(this.#states, id, () => new TargetState(upstream, origin))
+    const poolKey = `${id}\u0000${settings.connectTimeoutMs}/${settings.maxConnections}/${settings.keepAliveTimeoutMs}`
+    const pool = this.#take(this.#pools, poolKey, () => createPool(origin, settings))
+    let released = false
+    return {
+      state,
+      pool,
+      release: () => {
+        if (released) return
+        released = true
+        this.#drop(this.#states, id, () => undefined)
+        // Graceful: requests still on the pool finish before its sockets close.
+        this.#drop(this.#pools, poolKey, (p) => void p.close().catch(() => undefined))
+      },
+    }
+  }
+
+  /** Every live target state (for GET /upstreams and metrics). */
+  states(): TargetState[] {
+    return [...this.#states.values()].map((c) => c.value)
+  }
+
+  /** Number of pools alive (tests assert pools are kept or freed). */
+  get poolCount(): number {
+    return this.#pools.size
+  }
+
+  /** Destroys every pool at once (process shutdown after draining). */
+  async destroy(): Promise<void> {
+    const pools = [...this.#pools.values()].map((c) => c.value)
+    this.#pools.clear()
+    this.#states.clear()
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+
+  #take<T>(map: Map<string, Counted<T>>, key: string, create: () => T): T {
+    let entry = map.get(key)
+    if (entry === undefined) {
+      entry = { value: create(), refs: 0 }
+      map.set(key, entry)
+    }
+    entry.refs++
+    return entry.value
+  }
+
+  #drop<T>(map: Map<string, Counted<T>>, key: string, dispose: (value: T) => void): void {
+    const entry = map.get(key)
+    if (entry === undefined) return
+    entry.refs--
+    if (entry.refs > 0) return
+    map.delete(key)
+    dispose(entry.value)
+  }
+}
+
+function createPool(origin: string, settings: PoolSettings): Pool {
+  return new Pool(origin, {
+    connections: settings.maxConnections,
+    pipelining: 1,
+    keepAliveTimeout: settings.keepAliveTimeoutMs,
+    keepAliveMaxTimeout: Math.max(settings.keepAliveTimeoutMs, 1000),
+    connect: { timeout: settings.connectTimeoutMs },
+    // Timeouts are passed per request (they come from the route and upstream config).
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  })
+}

@@ -1,0 +1,36 @@
+/**
+ * Runtime state of one upstream target: in-flight count, health, ejection. It belongs to the
+ * registry and outlives snapshots, so a reload that keeps a target keeps its state (Caddy's
+ * `Host` as opposed to its config `Upstream`).
+ */
+
+export class TargetState {
+  /** Identity within the registry: `<upstream>\u0000<origin>`. */
+  readonly id: string
+  readonly upstream: string
+  readonly origin: string
+  /** Requests currently in flight to this target (all snapshots together). */
+  inFlight = 0
+  /** Set by active health checks; true until a check says otherwise. */
+  healthy = true
+  /** Epoch ms until which passive outlier detection keeps the target out; 0 = not ejected. */
+  ejectedUntilMs = 0
+  consecutiveFailures = 0
+
+  constructor(upstream: string, origin: string) {
+    this.id = stateId(upstream, origin)
+    this.upstream = upstream
+    this.origin = origin
+  }
+
+  /** True when the target may receive traffic now. */
+  get available(): boolean {
+    // hot path: Date.now() only when an ejection is actually pending
+    return this.healthy && (this.ejectedUntilMs === 0 || this.ejectedUntilMs <= Date.now())
+  }
+}
+
+/** The registry key of a target of an upstream. */
+export function stateId(upstream: string, origin: string): string {
+  return `${upstream}\u0000${origin}`
+}

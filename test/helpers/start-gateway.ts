@@ -1,0 +1,58 @@
+/**
+ * Starts an in-process gateway on 127.0.0.1 port 0 from a config object, with logs collected
+ * in memory (parsed JSON lines) instead of stdout.
+ */
+import { Writable } from 'node:stream'
+import { createGateway, type Gateway } from '../../src/gateway.ts'
+import { createLogger } from '../../src/log/logger.ts'
+
+export interface TestGateway {
+  readonly gateway: Gateway
+  /** `http://127.0.0.1:PORT` of the first listener. */
+  readonly url: string
+  readonly port: number
+  readonly adminUrl: string | null
+  readonly logs: Record<string, unknown>[]
+  close(): Promise<void>
+}
+
+export function collectingLogger(logs: Record<string, unknown>[], level: 'debug' | 'info' = 'info') {
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+      }
+      done()
+    },
+  })
+  return createLogger({ level, destination })
+}
+
+export async function startGateway(
+  config: Record<string, unknown>,
+  opts: { env?: Record<string, string>; random?: () => number } = {},
+): Promise<TestGateway> {
+  const logs: Record<string, unknown>[] = []
+  const doc = {
+    listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+    ...config,
+  }
+  const gateway = createGateway({
+    config: doc,
+    env: opts.env ?? {},
+    logger: collectingLogger(logs),
+    ...(opts.random === undefined ? {} : { random: opts.random }),
+  })
+  await gateway.start()
+  const address = gateway.addresses.listeners[0]?.address ?? ''
+  const port = Number(address.slice(address.lastIndexOf(':') + 1))
+  const admin = gateway.addresses.admin
+  return {
+    gateway,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    adminUrl: admin === null ? null : `http://${admin}`,
+    logs,
+    close: () => gateway.close(),
+  }
+}
