@@ -71,7 +71,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       void Promise.resolve(handler(req, res, body)).catch(() => res.destroy())
     })
   })
-  server.keepAliveTimeout = 2000
+  server.keepAliveTimeout = 5000
   server.on('connection', (s: Socket) => {
     connections++
     sockets.add(s)

@@ -6,21 +6,39 @@ import { Writable } from 'node:stream'
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { createLogger } from '../../src/log/logger.ts'
 
+/** One parsed log line; the access-log fields are named so tests can read them directly. */
+export interface LogLine {
+  readonly [key: string]: unknown
+  readonly level?: number
+  readonly msg?: string
+  readonly method?: string
+  readonly path?: string
+  readonly status?: number
+  readonly bytes?: number
+  readonly duration_ms?: number
+  readonly route?: string | null
+  readonly upstream?: string | null
+  readonly target?: string | null
+  readonly request_id?: string
+  readonly config_version?: string
+  readonly error?: string
+}
+
 export interface TestGateway {
   readonly gateway: Gateway
   /** `http://127.0.0.1:PORT` of the first listener. */
   readonly url: string
   readonly port: number
   readonly adminUrl: string | null
-  readonly logs: Record<string, unknown>[]
+  readonly logs: LogLine[]
   close(): Promise<void>
 }
 
-export function collectingLogger(logs: Record<string, unknown>[], level: 'debug' | 'info' = 'info') {
+export function collectingLogger(logs: LogLine[], level: 'debug' | 'info' = 'info') {
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
-        if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+        if (line !== '') logs.push(JSON.parse(line) as LogLine)
       }
       done()
     },
@@ -32,7 +50,7 @@ export async function startGateway(
   config: Record<string, unknown>,
   opts: { env?: Record<string, string>; random?: () => number } = {},
 ): Promise<TestGateway> {
-  const logs: Record<string, unknown>[] = []
+  const logs: LogLine[] = []
   const doc = {
     listeners: [{ name: 'public', address: '127.0.0.1:0' }],
     ...config,
