@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import http from 'node:http'
 import { startDemoUpstreams } from './demo-upstreams.js'
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
@@ -24,8 +25,26 @@ const gateway = spawn(
 )
 
 const base = `http://127.0.0.1:${port}`
-setTimeout(() => {
-  if (gateway.exitCode !== null) return
+
+/** Polls the admin /readyz (bounded: 10 s) so the hint is printed once the gateway serves. */
+async function waitReady() {
+  for (let i = 0; i < 100 && gateway.exitCode === null; i++) {
+    const ok = await new Promise((resolve) => {
+      http
+        .get(`http://127.0.0.1:${adminPort}/readyz`, (res) => {
+          res.resume()
+          resolve(res.statusCode === 200)
+        })
+        .on('error', () => resolve(false))
+    })
+    if (ok) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return false
+}
+
+waitReady().then((ready) => {
+  if (!ready) return
   console.log(`
   hitless is running on ${base} (admin on http://127.0.0.1:${adminPort})
 
@@ -34,12 +53,12 @@ setTimeout(() => {
     curl -i ${base}/api/orders/7          # the "orders" service
     curl -N ${base}/api/orders/events     # server-sent events, streamed as they come
     curl -i ${base}/ping                  # answered by the gateway itself
-    curl -i ${base}/old/users/1           # a 308 redirect to /api/users/1
+    curl -i ${base}/users                 # a 308 redirect to /api/users
     curl -s http://127.0.0.1:${adminPort}/metrics | grep hitless_http
 
   the routes live in examples/quickstart.yaml; Ctrl-C stops (gracefully)
 `)
-}, 600).unref()
+})
 
 const stop = (signal) => gateway.kill(signal)
 process.on('SIGINT', stop)

@@ -154,6 +154,7 @@ function finish(ex: Exchange, deps: ProxyDeps): void {
     // The client went away (or we cut the response): stop the upstream side too.
     if (ex.status === 0 || !res.headersSent) ex.status = 499
     ex.aborted = true
+    if (ex.attempt !== null) ex.bytes = ex.attempt.bytes
     ex.attempt?.abort(new GatewayError(ErrorCode.CLIENT_ABORTED, 'client went away'))
   }
   const durationS = (performance.now() - ex.startMs) / 1000

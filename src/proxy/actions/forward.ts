@@ -127,6 +127,8 @@ class ForwardRun {
 
   #onError(error: GatewayError, responseStarted: boolean, attempt: Attempt): void {
     const ex = this.#ex
+    // The client is gone: finish() already recorded 499 and nothing more can be sent.
+    if (ex.aborted) return
     if (responseStarted) {
       // Headers are out: the only honest signal left is cutting the response short.
       ex.status = attempt.status
@@ -134,7 +136,6 @@ class ForwardRun {
       ex.res.destroy()
       return
     }
-    if (ex.aborted) return
     ex.body?.detach()
     const bodyFailure = ex.body?.failure
     if (bodyFailure !== null && bodyFailure !== undefined) {

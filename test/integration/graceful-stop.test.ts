@@ -1,0 +1,113 @@
+/**
+ * Graceful stop of the real CLI process (SPEC §5, first bullet): on SIGTERM readiness turns
+ * 503, new connections are refused, idle keep-alive connections close, a slow in-flight request
+ * completes (told `Connection: close`), and the process exits 0; a second signal exits at once.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import net from 'node:net'
+import type { ServerResponse } from 'node:http'
+import { startFakeUpstream } from '../helpers/fake-upstream.ts'
+import { spawnGateway } from '../helpers/spawn-gateway.ts'
+import { request } from '../helpers/http-client.ts'
+import { onceWithin, waitFor } from '../helpers/wait-for.ts'
+
+async function connectRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once('error', (err: Error & { code?: string }) => resolve(err.code === 'ECONNREFUSED'))
+  })
+}
+
+async function adminPort(logs: Record<string, unknown>[]): Promise<number> {
+  const serving = logs.find((l) => typeof l['admin'] === 'string')
+  const admin = String(serving?.['admin'] ?? '')
+  return Number(admin.slice(admin.lastIndexOf(':') + 1))
+}
+
+describe('graceful stop', () => {
+  test('SIGTERM: 503 readiness, idle closed, new refused, in-flight completes, exit 0', async () => {
+    let held: ServerResponse | null = null
+    const origin = await startFakeUpstream({
+      handler: (req, res) => {
+        if (req.url === '/slow') held = res
+        else res.end('fast')
+      },
+    })
+    const gw = await spawnGateway({
+      admin: { address: '127.0.0.1:0' },
+      defaults: { drain_timeout: '20s' },
+      upstreams: { o: { targets: [{ url: origin.url }] } },
+      routes: [{ match: { prefix: '/' }, upstream: 'o' }],
+    })
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      const admin = await adminPort(gw.logs)
+      // An idle keep-alive connection, left open by the agent after one request.
+      assert.equal((await request(`${gw.url}/fast`, { agent })).status, 200)
+      const idleSocket = Object.values(agent.freeSockets).flat()[0]
+      assert.ok(idleSocket, 'the agent keeps one idle socket')
+      const idleClosed = onceWithin(idleSocket, 'close', 5000)
+
+      const slow = request(`${gw.url}/slow`)
+      await waitFor(() => held !== null, { message: 'slow request reached the origin' })
+
+      const exited = onceWithin<[number | null]>(gw.child, 'exit', 15_000)
+      process.kill(gw.pid, 'SIGTERM')
+      await waitFor(
+        async () =>
+          (await request(`http://127.0.0.1:${admin}/readyz`).catch(() => ({ status: 0 })))
+            .status === 503,
+        { message: 'readiness turns 503' },
+      )
+      await idleClosed
+      await waitFor(() => connectRefused(gw.port), { message: 'new connections refused' })
+
+      ;(held as ServerResponse | null)?.end('slow done')
+      const res = await slow
+      assert.equal(res.status, 200)
+      assert.equal(res.text(), 'slow done')
+      assert.equal(res.headers.connection, 'close')
+      const [code] = await exited
+      assert.equal(code, 0)
+      assert.ok(gw.logs.some((l) => l['msg'] === 'stopped'))
+    } finally {
+      agent.destroy()
+      await gw.close()
+      await origin.close()
+    }
+  })
+
+  test('a second signal exits at once, without waiting for the in-flight request', async () => {
+    let reached = false
+    const origin = await startFakeUpstream({
+      handler: () => {
+        reached = true
+      },
+    })
+    const gw = await spawnGateway({
+      defaults: { drain_timeout: '30s' },
+      upstreams: { o: { targets: [{ url: origin.url }] } },
+      routes: [{ match: { prefix: '/' }, upstream: 'o' }],
+    })
+    try {
+      const pending = request(`${gw.url}/hang`).catch((err: Error) => err)
+      await waitFor(() => reached, { message: 'request reached the origin' })
+      const exited = onceWithin<[number | null]>(gw.child, 'exit', 5000)
+      process.kill(gw.pid, 'SIGTERM')
+      await waitFor(() => gw.logs.some((l) => l['msg'] === 'draining'), { message: 'draining' })
+      process.kill(gw.pid, 'SIGTERM')
+      const [code] = await exited
+      assert.equal(code, 1)
+      assert.ok((await pending) instanceof Error, 'the hung request was cut')
+    } finally {
+      await gw.close()
+      await origin.close()
+    }
+  })
+})
