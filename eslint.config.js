@@ -19,11 +19,30 @@ const layer = (folder, banned) => ({
   },
 })
 
-const ALL = ['config', 'router', 'snapshot', 'proxy', 'upstream', 'server', 'lifecycle', 'admin', 'cli', 'gateway']
+const ALL = [
+  'config',
+  'router',
+  'snapshot',
+  'proxy',
+  'upstream',
+  'server',
+  'lifecycle',
+  'admin',
+  'cli',
+  'gateway',
+]
 
 export default tseslint.config(
   {
-    ignores: ['build/**', 'dist/**', 'coverage/**', 'node_modules/**', 'bench/**', 'examples/**', '*.config.js'],
+    ignores: [
+      'build/**',
+      'dist/**',
+      'coverage/**',
+      'node_modules/**',
+      'bench/**',
+      'examples/**',
+      '*.config.js',
+    ],
   },
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },
@@ -43,7 +62,10 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unnecessary-condition': 'warn',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'n/prefer-node-protocol': 'error',
       'n/no-process-exit': 'error',
       'max-lines': ['warn', { max: 600, skipBlankLines: true, skipComments: true }],
@@ -71,12 +93,24 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
-  layer('config', ALL.filter((f) => f !== 'config')),
-  layer('router', ALL.filter((f) => f !== 'router')),
-  layer('upstream', ALL.filter((f) => f !== 'upstream')),
+  layer(
+    'config',
+    ALL.filter((f) => f !== 'config'),
+  ),
+  layer(
+    'router',
+    ALL.filter((f) => f !== 'router'),
+  ),
+  layer(
+    'upstream',
+    ALL.filter((f) => f !== 'upstream'),
+  ),
   layer('snapshot', ['proxy', 'server', 'lifecycle', 'admin', 'cli', 'gateway']),
   layer('proxy', ['config', 'server', 'lifecycle', 'admin', 'cli', 'gateway']),
-  layer('server', ALL.filter((f) => f !== 'server')),
+  layer(
+    'server',
+    ALL.filter((f) => f !== 'server'),
+  ),
   layer('admin', ['lifecycle', 'cli', 'gateway', 'proxy', 'server']),
   layer('metrics', ALL),
   layer('log', ALL),

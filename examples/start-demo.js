@@ -20,7 +20,14 @@ try {
 
 const gateway = spawn(
   process.execPath,
-  [path.join(root, 'dist/cli/main.js'), 'run', '-c', path.join(root, 'examples/quickstart.yaml'), '--log-format', 'pretty'],
+  [
+    path.join(root, 'dist/cli/main.js'),
+    'run',
+    '-c',
+    path.join(root, 'examples/quickstart.yaml'),
+    '--log-format',
+    'pretty',
+  ],
   { stdio: ['ignore', 'inherit', 'inherit'], env: process.env },
 )
 

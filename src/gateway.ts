@@ -18,7 +18,7 @@ import { createClientErrorHandler } from './proxy/client-error.ts'
 import { createRequestHandler, type ProxyDeps } from './proxy/handle-request.ts'
 import { createUpgradeHandler, type TunnelRegistry } from './proxy/tunnel.ts'
 import { ConnectionTracker } from './server/connection-tracker.ts'
-import { Listener, openListener } from './server/listeners.ts'
+import { openListener, type Listener } from './server/listeners.ts'
 import { buildSnapshot } from './snapshot/build.ts'
 import { SnapshotHolder } from './snapshot/holder.ts'
 import { UpstreamRegistry } from './upstream/registry.ts'
@@ -66,7 +66,10 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     if ((options.configPath === undefined) === (options.config === undefined)) {
-      throw new GatewayError(ErrorCode.INTERNAL, 'createGateway needs exactly one of configPath, config')
+      throw new GatewayError(
+        ErrorCode.INTERNAL,
+        'createGateway needs exactly one of configPath, config',
+      )
     }
     this.#options = options
     this.#env = options.env ?? process.env

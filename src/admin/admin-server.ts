@@ -11,10 +11,7 @@ import type { Logger } from '../log/logger.ts'
 import type { GatewayMetrics } from '../metrics/metrics.ts'
 
 /** One admin route: answers with a status and a JSON-serialisable body, or raw text. */
-export type AdminRoute = (
-  req: IncomingMessage,
-  body: string,
-) => Promise<AdminReply> | AdminReply
+export type AdminRoute = (req: IncomingMessage, body: string) => Promise<AdminReply> | AdminReply
 
 export type AdminReply =
   | { readonly status: number; readonly json: unknown }
@@ -35,7 +32,9 @@ const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
 const MAX_ADMIN_BODY_BYTES = 1024 * 1024
 
 /** The admin request handler. */
-export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createAdminHandler(
+  deps: AdminDeps,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const routes = new Map<string, AdminRoute>([
     ['GET /healthz', () => ({ status: 200, json: { status: 'ok' } })],
     [

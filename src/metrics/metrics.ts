@@ -74,13 +74,14 @@ export class GatewayMetrics {
 
   #defineCollectedGauges(registers: Registry[]): void {
     // Gauges read at scrape time from plain counters: no per-request prom-client call.
-    const metrics = this
+    const readInFlight = (): number => this.#inFlight
+    const readConnections = (): number => this.#openConnections()
     new Gauge({
       name: 'hitless_http_requests_in_flight',
       help: 'Requests being handled right now.',
       registers,
       collect() {
-        this.set(metrics.#inFlight)
+        this.set(readInFlight())
       },
     })
     new Gauge({
@@ -88,7 +89,7 @@ export class GatewayMetrics {
       help: 'Client connections open on the public listeners.',
       registers,
       collect() {
-        this.set(metrics.#openConnections())
+        this.set(readConnections())
       },
     })
   }

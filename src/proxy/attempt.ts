@@ -50,6 +50,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   readonly #req: AttemptRequest
   readonly #done: (outcome: AttemptOutcome) => void
   readonly #startMs = performance.now()
+  /** The client drained: let undici read from the upstream socket again. */
+  readonly #onDrain = (): void => this.#resume?.()
   #abort: ((err?: Error) => void) | null = null
   #resume: (() => void) | null = null
   #discard = false
@@ -71,7 +73,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.#res = res
     this.#req = req
     this.#done = done
-    this.onDrain = this.onDrain.bind(this)
   }
 
   /** Sends the request; the outcome arrives through `done`, exactly once. */
@@ -81,7 +82,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.target.pool.dispatch(
       {
         path: this.#req.path,
-        method: this.#req.method as Dispatcher.HttpMethod,
+        method: this.#req.method,
         headers: this.#req.headers,
         body: this.#req.body,
         headersTimeout: timeouts.responseHeaderMs,
@@ -132,12 +133,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.#discard) return true
     this.bytes += chunk.length
     if (this.#res.write(chunk)) return true
-    this.#res.once('drain', this.onDrain)
+    this.#res.once('drain', this.#onDrain)
     return false
-  }
-
-  onDrain(): void {
-    this.#resume?.()
   }
 
   onComplete(): void {
@@ -159,7 +156,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.#finished) return
     this.#finished = true
     this.target.state.inFlight--
-    this.#res.removeListener('drain', this.onDrain)
+    this.#res.removeListener('drain', this.#onDrain)
     this.#done(outcome)
   }
 

@@ -23,6 +23,7 @@ export function clientErrorCode(err: Error & { code?: string; reason?: string })
       return err.reason === 'Invalid HTTP version'
         ? ErrorCode.VERSION_NOT_SUPPORTED
         : ErrorCode.BAD_REQUEST
+    case undefined:
     default:
       return ErrorCode.BAD_REQUEST
   }
@@ -34,7 +35,11 @@ export function createClientErrorHandler(
 ): (err: Error & { code?: string; reason?: string }, socket: Socket) => void {
   return (err, socket) => {
     const inResponse = (socket as Socket & { _httpMessage?: unknown })._httpMessage
-    if (err.code === 'ECONNRESET' || !socket.writable || (inResponse !== undefined && inResponse !== null)) {
+    if (
+      err.code === 'ECONNRESET' ||
+      !socket.writable ||
+      (inResponse !== undefined && inResponse !== null)
+    ) {
       // Nothing useful can be written: the peer is gone or a response is already under way
       // on this socket (Node's own default handler makes the same check).
       socket.destroy()

@@ -8,7 +8,14 @@ import type { AttemptPhase } from '../errors.ts'
 import type { CompiledRetries } from '../snapshot/route-entry.ts'
 
 /** RFC 9110 §9.2.2 idempotent methods (plus OPTIONS/HEAD, which are safe). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
+const IDEMPOTENT: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PUT',
+  'DELETE',
+  'TRACE',
+])
 
 export interface RetryQuestion {
   readonly retries: CompiledRetries

@@ -75,7 +75,11 @@ function route(
   const reqHead = readRequestHead(req)
   const target = typeof reqHead === 'string' ? null : normalizePath(req.url ?? '')
   if (typeof reqHead === 'string' || target === null) {
-    sendRawError(socket, typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST, newRequestId())
+    sendRawError(
+      socket,
+      typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST,
+      newRequestId(),
+    )
     return
   }
   const requestId = reqHead.requestId ?? newRequestId()
@@ -115,7 +119,7 @@ function route(
   picked.pool.dispatch(
     {
       path,
-      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      method: req.method ?? 'GET',
       headers,
       upgrade: req.headers.upgrade ?? 'websocket',
       headersTimeout: backend.timeouts.responseHeaderMs,

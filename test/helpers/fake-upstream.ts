@@ -33,7 +33,9 @@ export interface FakeUpstream {
 /** Default answer: 200 JSON echo of what was received. */
 export const echoHandler: OriginHandler = (req, res, body) => {
   res.setHeader('content-type', 'application/json')
-  res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bytes: body.length }))
+  res.end(
+    JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bytes: body.length }),
+  )
 }
 
 export interface FakeUpstreamOptions {

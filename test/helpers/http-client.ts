@@ -10,6 +10,7 @@ export interface Reply {
   readonly headers: IncomingHttpHeaders
   readonly rawHeaders: readonly string[]
   readonly body: Buffer
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies field by field
   json<T = any>(): T
   text(): string
 }

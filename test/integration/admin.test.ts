@@ -64,7 +64,10 @@ describe('admin API', () => {
       text,
       /hitless_http_requests_total\{route="all",upstream="u",method="GET",status_class="2xx"\} 3/,
     )
-    assert.match(text, /hitless_http_request_duration_seconds_bucket\{le="[^"]+",route="all",upstream="u"\}/)
+    assert.match(
+      text,
+      /hitless_http_request_duration_seconds_bucket\{le="[^"]+",route="all",upstream="u"\}/,
+    )
     assert.match(text, /hitless_upstream_response_header_duration_seconds_count\{upstream="u"\} 3/)
     assert.match(text, /hitless_http_requests_in_flight \d+/)
     assert.match(text, /hitless_http_open_connections \d+/)

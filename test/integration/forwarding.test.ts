@@ -181,14 +181,20 @@ describe('forwarding', () => {
 
   test('a path escaping the root gets 400 and never reaches an upstream', async () => {
     const count = a.requests.length
-    const { text } = await rawExchange(gw.port, 'GET /api/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n')
+    const { text } = await rawExchange(
+      gw.port,
+      'GET /api/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n',
+    )
     assert.equal(statusOf(text), 400)
     assert.match(text, /"status":400/)
     assert.equal(a.requests.length, count)
   })
 
   test('dot segments are normalised before matching and forwarding', async () => {
-    const { text } = await rawExchange(gw.port, 'GET /x/../api/./a/%7Euser HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    const { text } = await rawExchange(
+      gw.port,
+      'GET /x/../api/./a/%7Euser HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    )
     assert.equal(statusOf(text), 200)
     assert.equal(a.requests.at(-1)!.url, '/v1/a/~user')
   })
@@ -201,7 +207,8 @@ describe('forwarding', () => {
     })
     try {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-      for (let i = 0; i < 20; i++) assert.equal((await request(`${g.url}/r${i}`, { agent })).status, 200)
+      for (let i = 0; i < 20; i++)
+        assert.equal((await request(`${g.url}/r${i}`, { agent })).status, 200)
       agent.destroy()
       assert.equal(up.requests.length, 20)
       assert.equal(up.connections, 1, 'one pooled upstream connection served all requests')

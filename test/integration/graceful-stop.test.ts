@@ -24,9 +24,9 @@ async function connectRefused(port: number): Promise<boolean> {
   })
 }
 
-async function adminPort(logs: Record<string, unknown>[]): Promise<number> {
+function adminPort(logs: Record<string, unknown>[]): number {
   const serving = logs.find((l) => typeof l['admin'] === 'string')
-  const admin = String(serving?.['admin'] ?? '')
+  const admin = typeof serving?.['admin'] === 'string' ? serving['admin'] : ''
   return Number(admin.slice(admin.lastIndexOf(':') + 1))
 }
 
@@ -47,7 +47,7 @@ describe('graceful stop', () => {
     })
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
     try {
-      const admin = await adminPort(gw.logs)
+      const admin = adminPort(gw.logs)
       // An idle keep-alive connection, left open by the agent after one request.
       assert.equal((await request(`${gw.url}/fast`, { agent })).status, 200)
       const idleSocket = Object.values(agent.freeSockets).flat()[0]

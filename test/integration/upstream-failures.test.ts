@@ -22,7 +22,11 @@ async function deadPort(): Promise<number> {
 }
 
 /** A server that accepts, reads the request, then resets the connection without answering. */
-async function resettingServer(): Promise<{ url: string; hits: () => number; close(): Promise<void> }> {
+async function resettingServer(): Promise<{
+  url: string
+  hits: () => number
+  close(): Promise<void>
+}> {
   let hits = 0
   const server = net.createServer((socket) => {
     socket.once('data', () => {
@@ -67,7 +71,10 @@ describe('upstream failures', () => {
       assert.equal(refused.json().error, 'upstream connection failed')
       assert.doesNotMatch(refused.text(), /ECONNREFUSED|at .*\.js/, 'no internals leak')
       for (let i = 0; i < 6; i++) {
-        assert.equal((await request(`${g.url}/pair/${i}`, { method: 'POST', body: 'x' })).status, 200)
+        assert.equal(
+          (await request(`${g.url}/pair/${i}`, { method: 'POST', body: 'x' })).status,
+          200,
+        )
       }
     } finally {
       await g.close()
@@ -128,7 +135,10 @@ describe('upstream failures', () => {
     try {
       // Round-robin alternates, so over 4 requests each kind hits the resetting target twice.
       const gets = await Promise.all([0, 1, 2, 3].map(() => request(`${g.url}/d/get`)))
-      assert.deepEqual(gets.map((r) => r.status), [200, 200, 200, 200])
+      assert.deepEqual(
+        gets.map((r) => r.status),
+        [200, 200, 200, 200],
+      )
       const posts: number[] = []
       for (let i = 0; i < 4; i++) {
         posts.push((await request(`${g.url}/d/post`, { method: 'POST', body: 'payload' })).status)
@@ -140,7 +150,10 @@ describe('upstream failures', () => {
       }
       assert.deepEqual(optIn, [200, 200, 200, 200])
       const replayed = good.requests.filter((r) => r.url === '/o/post')
-      assert.ok(replayed.every((r) => r.body.toString() === 'payload'), 'replayed body intact')
+      assert.ok(
+        replayed.every((r) => r.body.toString() === 'payload'),
+        'replayed body intact',
+      )
     } finally {
       await g.close()
       await reset.close()
@@ -163,7 +176,10 @@ describe('upstream failures', () => {
         )
       }
       assert.ok(statuses.includes(200), 'the good target serves')
-      assert.ok(statuses.some((s) => s === 502 || s === 0), `not replayed: ${statuses.join(',')}`)
+      assert.ok(
+        statuses.some((s) => s === 502 || s === 0),
+        `not replayed: ${statuses.join(',')}`,
+      )
     } finally {
       await g.close()
       await reset.close()

@@ -62,7 +62,13 @@ class ForwardRun {
   readonly #tried: TargetRef[] = []
   readonly #hashKey: string | undefined
 
-  constructor(ex: Exchange, backend: Backend, ctx: ForwardContext, path: string, headers: string[]) {
+  constructor(
+    ex: Exchange,
+    backend: Backend,
+    ctx: ForwardContext,
+    path: string,
+    headers: string[],
+  ) {
     this.#ex = ex
     this.#backend = backend
     this.#ctx = ctx
@@ -167,7 +173,8 @@ class ForwardRun {
 
 /** A connect timeout also counts as a connect failure and as a timeout. */
 function conditionsOf(error: UpstreamError): readonly string[] {
-  if (error.condition === 'connect-timeout') return ['connect-timeout', 'connect-failure', 'timeout']
+  if (error.condition === 'connect-timeout')
+    return ['connect-timeout', 'connect-failure', 'timeout']
   return [error.condition]
 }
 
