@@ -70,7 +70,13 @@ function prettyLine(line: string): string {
   const clock = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 23)
   const name = LEVEL_NAMES[typeof level === 'number' ? level : 30] ?? 'INFO'
   const fields = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? oneLine(v) : JSON.stringify(v)}`)
     .join(' ')
-  return `${clock} ${name.padEnd(5)} ${typeof msg === 'string' ? msg : ''} ${fields}`.trimEnd()
+  const text = typeof msg === 'string' ? oneLine(msg) : ''
+  return `${clock} ${name.padEnd(5)} ${text} ${fields}`.trimEnd()
+}
+
+/** A value with control characters is quoted, so one entry can never span (or forge) lines. */
+function oneLine(value: string): string {
+  return /[\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value) : value
 }

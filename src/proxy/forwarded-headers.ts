@@ -40,18 +40,20 @@ export function buildUpstreamHeaders(input: ForwardInput): string[] {
   const { rawHeaders, head, ops } = input
   const out: string[] = ['host', input.hostHeader]
   const removed = ops?.remove
-  // hot path: one copy loop; names the client sent in Connection are dropped afterwards only
-  // when there are any (rare)
+  // Names the client listed in Connection apply to the received message only (RFC 9110
+  // §7.6.1): they are skipped while copying, never used against the headers we add below.
+  const named = connectionNamedHeaders(head.connection)
+  // hot path: one copy loop, one lower-casing per header
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
     const lower = name.toLowerCase()
     if (HOP_BY_HOP.has(lower) || OWN_HEADERS.has(lower)) continue
-    if (removed !== undefined && removed.has(lower)) continue
+    if (removed?.has(lower) === true || named?.has(lower) === true) continue
     out.push(name, rawHeaders[i + 1] as string)
   }
   const forwardedFor =
     head.forwardedFor === null ? input.clientIp : `${head.forwardedFor}, ${input.clientIp}`
-  out.push(
+  const own = [
     'x-forwarded-for',
     forwardedFor,
     'x-forwarded-proto',
@@ -62,15 +64,31 @@ export function buildUpstreamHeaders(input: ForwardInput): string[] {
     input.clientIp,
     'x-request-id',
     input.requestId,
-  )
+  ]
+  appendOwn(out, own, removed)
   if (ops !== null) for (const item of ops.append) out.push(item)
-  const named = connectionNamedHeaders(head.connection)
-  return named === null ? out : removeNamed(out, named)
+  return out
+}
+
+/**
+ * Appends the gateway's own header pairs, except those a route removes or sets itself: a
+ * route's `set` replaces the gateway's value and its `remove` drops it.
+ */
+function appendOwn(
+  out: string[],
+  own: readonly string[],
+  removed: ReadonlySet<string> | undefined,
+): void {
+  for (let i = 0; i < own.length; i += 2) {
+    const name = own[i] as string
+    if (removed?.has(name) !== true) out.push(name, own[i + 1] as string)
+  }
 }
 
 /**
  * The response header list for the client: the upstream's raw headers (Buffers, from undici)
- * minus hop-by-hop and removed names, plus X-Request-Id and the route's set/add rules.
+ * minus hop-by-hop, Connection-named and removed names, plus X-Request-Id, the route's set/add
+ * rules, and `connection: close` while draining.
  */
 export function buildResponseHeaders(
   raw: readonly Buffer[],
@@ -88,13 +106,15 @@ export function buildResponseHeaders(
       if (lower === 'connection') connection = (raw[i + 1] as Buffer).toString('latin1')
       continue
     }
-    if (lower === 'x-request-id') continue
-    if (removed !== undefined && removed.has(lower)) continue
+    if (lower === 'x-request-id' || removed?.has(lower) === true) continue
     out.push(name, (raw[i + 1] as Buffer).toString('latin1'))
   }
-  out.push('x-request-id', requestId)
-  if (ops !== null) for (const item of ops.append) out.push(item)
-  if (close) out.push('connection', 'close')
+  // Connection-named headers are known only after the loop; dropping them here, before our own
+  // headers are added, keeps an upstream from removing x-request-id or connection: close.
   const named = connectionNamedHeaders(connection)
-  return named === null ? out : removeNamed(out, named)
+  const kept = named === null ? out : removeNamed(out, named)
+  appendOwn(kept, ['x-request-id', requestId], removed)
+  if (ops !== null) for (const item of ops.append) kept.push(item)
+  if (close) kept.push('connection', 'close')
+  return kept
 }
