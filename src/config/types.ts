@@ -36,14 +36,7 @@ export interface TimeoutsConfig {
 }
 
 export type RetryCondition =
-  | 'connect-failure'
-  | 'reset'
-  | 'timeout'
-  | 'connect-timeout'
-  | '500'
-  | '502'
-  | '503'
-  | '504'
+  'connect-failure' | 'reset' | 'timeout' | 'connect-timeout' | '500' | '502' | '503' | '504'
 
 export interface RetriesConfig {
   /** Extra attempts after the first (0 = no retry). */
@@ -59,7 +52,8 @@ export interface LimitsConfig {
   readonly headerTimeoutMs: number
 }
 
-export type BalancerName = 'round-robin' | 'weighted' | 'least-request' | 'random' | 'consistent-hash'
+export type BalancerName =
+  'round-robin' | 'weighted' | 'least-request' | 'random' | 'consistent-hash'
 
 export type HashKey =
   | { readonly kind: 'header'; readonly name: string }

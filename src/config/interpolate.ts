@@ -1,0 +1,154 @@
+/**
+ * `${VAR}` and `${VAR:-default}` in string values, applied to the parsed tree so that a value
+ * can never inject YAML structure and every position stays where it was. The environment is
+ * passed in: nothing in config/ reads process.env.
+ */
+import type { Document } from 'yaml'
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml'
+import type { ConfigIssue } from '../errors.ts'
+import type { ConfigPath, PathKey } from './config-path.ts'
+import { formatConfigPath } from './config-path.ts'
+import type { SourceDocument } from './parse.ts'
+
+/** The environment interpolation reads from. */
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** The interpolated document, the issues found, and the paths whose values could not be built. */
+export interface InterpolationResult {
+  readonly value: unknown
+  readonly issues: readonly ConfigIssue[]
+  /** Paths of values left un-interpolated; later checks skip them to avoid follow-on errors. */
+  readonly failedPaths: readonly ConfigPath[]
+}
+
+/** One string after expansion, or why it cannot be expanded. */
+export type ExpandResult =
+  | { readonly ok: true; readonly value: string; readonly whole: boolean }
+  | { readonly ok: false; readonly message: string }
+
+const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/
+
+/**
+ * Expands the references in `text`. `$${` is a literal `${`; a `$` not followed by `{` is kept.
+ * `${VAR:-default}` uses the default when VAR is unset or empty (as in POSIX shells). `whole`
+ * is true when the text was exactly one reference, so the caller may re-type the result.
+ */
+export function expandString(text: string, env: Env): ExpandResult {
+  let out = ''
+  let i = 0
+  let refs = 0
+  while (i < text.length) {
+    const dollar = text.indexOf('$', i)
+    if (dollar < 0) break
+    out += text.slice(i, dollar)
+    if (text.startsWith('$${', dollar)) {
+      out += '${'
+      i = dollar + 3
+      continue
+    }
+    if (!text.startsWith('${', dollar)) {
+      out += '$'
+      i = dollar + 1
+      continue
+    }
+    const close = text.indexOf('}', dollar + 2)
+    if (close < 0) return { ok: false, message: `unterminated reference "${text.slice(dollar)}"` }
+    const resolved = resolveReference(text.slice(dollar + 2, close), env)
+    if (!resolved.ok) return resolved
+    out += resolved.value
+    refs++
+    i = close + 1
+  }
+  out += text.slice(i)
+  const whole = refs === 1 && text.startsWith('${') && text.indexOf('}') === text.length - 1
+  return { ok: true, value: out, whole }
+}
+
+function resolveReference(inner: string, env: Env): ExpandResult {
+  const m = REFERENCE.exec(inner)
+  if (m === null) {
+    return {
+      ok: false,
+      message: `invalid reference "\${${inner}}": expected \${NAME} or \${NAME:-default}`,
+    }
+  }
+  const name = m[1] ?? ''
+  const fallback = m[2]
+  if (fallback?.includes('${') === true) {
+    return { ok: false, message: `nested reference in the default of \${${name}} is not supported` }
+  }
+  const value = env[name]
+  if (fallback !== undefined)
+    return { ok: true, value: value === undefined || value === '' ? fallback : value, whole: false }
+  if (value === undefined) return { ok: false, message: `environment variable ${name} is not set` }
+  return { ok: true, value, whole: false }
+}
+
+/**
+ * Reads a whole-reference result the way YAML reads a plain scalar, so `port: ${PORT}` is a
+ * number and `enabled: ${ON:-true}` a boolean. Only numbers, booleans and null are re-typed:
+ * any other text stays exactly the string it was (YAML would fold lines or strip quotes).
+ */
+export function retype(text: string): unknown {
+  const doc = parseDocument(text)
+  if (doc.errors.length > 0 || !isScalar(doc.contents)) return text
+  const value = doc.contents.value
+  return typeof value === 'number' || typeof value === 'boolean' || value === null ? value : text
+}
+
+/** How `interpolate` decides types. */
+export interface InterpolateOptions {
+  /**
+   * True when the key at `path` expects a string, so a whole-reference value stays a string
+   * (`name: ${NAME}` with NAME=123 is the name "123"). Default: no key does.
+   */
+  readonly expectsString?: (path: ConfigPath) => boolean
+}
+
+/**
+ * Interpolates every string value of `document` (keys are left alone). A value that is exactly
+ * one reference takes the type its key expects: re-typed by `retype` unless the key wants a
+ * string. Quoting does not matter, so YAML and JSON (where every string is quoted) agree.
+ */
+export function interpolate(
+  document: SourceDocument,
+  env: Env,
+  opts: InterpolateOptions = {},
+): InterpolationResult {
+  const tree = document.tree.clone()
+  const issues: ConfigIssue[] = []
+  const failedPaths: ConfigPath[] = []
+  const expectsString = opts.expectsString ?? (() => false)
+  const visit = (node: unknown, path: PathKey[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) visit(pair.value, [...path, keyOf(pair.key)])
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => visit(item, [...path, i]))
+    } else if (isScalar(node) && typeof node.value === 'string') {
+      const result = expandString(node.value, env)
+      if (result.ok) {
+        node.value = result.whole && !expectsString(path) ? retype(result.value) : result.value
+      } else {
+        const where = document.positionOf(path)
+        issues.push({
+          path: formatConfigPath(path),
+          line: where?.line ?? null,
+          column: where?.column ?? null,
+          message: result.message,
+        })
+        failedPaths.push(path)
+      }
+    }
+  }
+  visit(tree.contents, [])
+  return { value: toValue(tree), issues, failedPaths }
+}
+
+function keyOf(key: unknown): string {
+  return isScalar(key) ? String(key.value) : String(key)
+}
+
+function toValue(tree: Document): unknown {
+  // Same bound as parse.ts, which has already rejected anything that would exceed it.
+  return tree.toJS({ maxAliasCount: 100 })
+}

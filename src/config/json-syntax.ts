@@ -1,0 +1,135 @@
+/**
+ * A strict JSON syntax check that reports the offset of the first error. JSON documents are
+ * read by the YAML parser (for positions and duplicate keys), which would also accept
+ * `tru`, comments or trailing commas; this check keeps `.json` files honest JSON.
+ */
+
+/** Where and why a text is not JSON. */
+export interface JsonSyntaxError {
+  /** 0-based offset into the text. */
+  readonly offset: number
+  readonly message: string
+}
+
+interface Cursor {
+  readonly text: string
+  pos: number
+}
+
+class JsonFail extends Error {
+  readonly offset: number
+  constructor(offset: number, message: string) {
+    super(message)
+    this.offset = offset
+  }
+}
+
+/** The first syntax error of `text` as JSON (RFC 8259), or null when it is valid JSON. */
+export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
+  const cur: Cursor = { text, pos: 0 }
+  try {
+    skipSpace(cur)
+    readValue(cur)
+    skipSpace(cur)
+    if (cur.pos < text.length) throw new JsonFail(cur.pos, 'unexpected content after the value')
+    return null
+  } catch (err) {
+    if (err instanceof JsonFail) return { offset: err.offset, message: err.message }
+    // Only a RangeError (stack exhausted by absurd nesting) can get here.
+    return { offset: cur.pos, message: 'nesting too deep' }
+  }
+}
+
+function skipSpace(cur: Cursor): void {
+  while (cur.pos < cur.text.length && ' \t\n\r'.includes(cur.text[cur.pos] ?? '')) cur.pos++
+}
+
+function unexpected(cur: Cursor, expected: string): JsonFail {
+  const ch = cur.text[cur.pos]
+  const found = ch === undefined ? 'end of input' : JSON.stringify(ch)
+  return new JsonFail(cur.pos, `expected ${expected}, found ${found}`)
+}
+
+function readValue(cur: Cursor): void {
+  const ch = cur.text[cur.pos]
+  if (ch === '{') return readContainer(cur, '}', readMember)
+  if (ch === '[') return readContainer(cur, ']', readValue)
+  if (ch === '"') return readString(cur)
+  if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return readNumber(cur)
+  for (const word of ['true', 'false', 'null']) {
+    if (cur.text.startsWith(word, cur.pos)) {
+      cur.pos += word.length
+      return
+    }
+  }
+  throw unexpected(cur, 'a value')
+}
+
+function readContainer(cur: Cursor, close: string, readItem: (cur: Cursor) => void): void {
+  cur.pos++
+  skipSpace(cur)
+  if (cur.text[cur.pos] === close) {
+    cur.pos++
+    return
+  }
+  for (;;) {
+    skipSpace(cur)
+    if (cur.text[cur.pos] === close) throw new JsonFail(cur.pos, 'trailing comma')
+    readItem(cur)
+    skipSpace(cur)
+    const ch = cur.text[cur.pos]
+    cur.pos++
+    if (ch === close) return
+    if (ch !== ',') {
+      cur.pos--
+      throw unexpected(cur, `"," or "${close}"`)
+    }
+  }
+}
+
+function readMember(cur: Cursor): void {
+  if (cur.text[cur.pos] !== '"') throw unexpected(cur, 'a double-quoted key')
+  readString(cur)
+  skipSpace(cur)
+  if (cur.text[cur.pos] !== ':') throw unexpected(cur, '":"')
+  cur.pos++
+  skipSpace(cur)
+  readValue(cur)
+}
+
+function readString(cur: Cursor): void {
+  const start = cur.pos
+  cur.pos++
+  for (;;) {
+    const ch = cur.text[cur.pos]
+    if (ch === undefined) throw new JsonFail(start, 'unterminated string')
+    if (ch === '"') break
+    if (ch < ' ') throw new JsonFail(cur.pos, 'control character in string')
+    if (ch === '\\') readEscape(cur)
+    else cur.pos++
+  }
+  cur.pos++
+}
+
+function readEscape(cur: Cursor): void {
+  const esc = cur.text[cur.pos + 1] ?? ''
+  if (esc === 'u' && /^[0-9a-fA-F]{4}$/.test(cur.text.slice(cur.pos + 2, cur.pos + 6))) {
+    cur.pos += 6
+  } else if (esc !== '' && '"\\/bfnrt'.includes(esc)) {
+    cur.pos += 2
+  } else {
+    throw new JsonFail(cur.pos, 'invalid escape in string')
+  }
+}
+
+const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y
+
+function readNumber(cur: Cursor): void {
+  NUMBER.lastIndex = cur.pos
+  const m = NUMBER.exec(cur.text)
+  if (m === null) throw new JsonFail(cur.pos, 'invalid number')
+  cur.pos += m[0].length
+  const next = cur.text[cur.pos]
+  if (next !== undefined && /[0-9a-zA-Z.+-]/.test(next))
+    throw new JsonFail(cur.pos, 'invalid number')
+}
