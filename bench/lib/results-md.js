@@ -1,0 +1,85 @@
+// bench/RESULTS.md: this benchmark owns one `## ` section and replaces only that one, so other
+// benchmarks can keep their own sections in the same file. Also the machine description.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import { nginxVersion } from './nginx.js'
+import { wrkVersion } from './wrk.js'
+
+export const SECTION_HEADING = '## Proxy throughput (issue 2)'
+
+/** Facts about the run's machine and tools, for the report and the raw JSON. */
+export function machineInfo() {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
+  return {
+    date: execFileSync('date', ['-u'], { encoding: 'utf8' }).trim(),
+    nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()),
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? '?',
+    kernel: os.release(),
+    node: process.version,
+    nginx: nginxVersion(),
+    wrk: wrkVersion(),
+  }
+}
+
+/** The body of our section (heading included). */
+export function renderSection({ machine, command, settings, pin, hitless, table, notes }) {
+  const build = hitless
+    ? `- hitless build: \`${hitless.cli}\` built ${hitless.builtAt}, repository at ${hitless.commit}` +
+      (hitless.srcDirty ? ' with uncommitted changes under src/' : '')
+    : '- hitless build: none measured in this run'
+  const pinText = pin.enabled
+    ? 'wrk pinned to core 0; proxy and nginx pinned to core 1 (`taskset -c`)'
+    : `**unpinned** (nproc = ${pin.cores} < 2): load, proxy and origin share the CPU`
+  return [
+    SECTION_HEADING,
+    '',
+    `- Date: ${machine.date}`,
+    `- Machine: ${machine.nproc} cores (\`nproc\`), ${machine.cpuModel}, Linux ${machine.kernel}; ` +
+      `Node ${machine.node}, ${machine.nginx}, ${machine.wrk}`,
+    `- Command: \`${command}\``,
+    build,
+    `- Settings: ${settings.rounds} interleaved round(s) × ${settings.durationS} s per cell, ` +
+      `${settings.warmupS} s warm-up per cell (not recorded); wrk \`-t1\`, keep-alive; ${pinText}`,
+    '- hitless runs with `--log-level info` (one access-log line per request); its stdout, where ' +
+      'that access log goes, is redirected to /dev/null.',
+    '- Columns: medians over rounds; `spread` = (max − min) / median of req/s over rounds; ratios ' +
+      'are paired per round; CPU µs/req is the proxy process (nginx for `direct`); ' +
+      '`new origin conns` = connections nginx accepted during the measured run; `other load` = ' +
+      'cores used meanwhile by processes outside the benchmark (a cell is measured again, up to ' +
+      `${settings.retries} times, when it exceeds ${settings.maxOtherLoad}). See bench/README.md.`,
+    '',
+    table,
+    ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+    '',
+  ].join('\n')
+}
+
+/** Replaces our section in RESULTS.md (or appends it), leaving every other section as it was. */
+export async function writeSection(file, section) {
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n'
+  const lines = old.split('\n')
+  const start = lines.findIndex((l) => l.trim() === SECTION_HEADING)
+  let next
+  if (start === -1) {
+    next = `${old.trimEnd()}\n\n${section}`
+  } else {
+    let end = lines.findIndex((l, i) => i > start && /^## /.test(l))
+    if (end === -1) end = lines.length
+    const before = lines.slice(0, start).join('\n').trimEnd()
+    const after = lines.slice(end).join('\n').trim()
+    next = `${before ? `${before}\n\n` : ''}${section}${after ? `\n${after}\n` : ''}`
+  }
+  fs.writeFileSync(file, await prettierMarkdown(next, file))
+}
+
+/** Formats with the repository's Prettier when it is installed (`npm run lint` checks bench/). */
+async function prettierMarkdown(text, file) {
+  try {
+    const prettier = await import('prettier')
+    const options = (await prettier.resolveConfig(file)) ?? {}
+    return await prettier.format(text, { ...options, filepath: file })
+  } catch {
+    return text.endsWith('\n') ? text : `${text}\n`
+  }
+}
