@@ -38,7 +38,7 @@ function parsed(lines: readonly string[]): Record<string, unknown>[] {
 }
 
 void describe('createLogger (json)', () => {
-  void test('writes one JSON line per entry with level, msg, ISO time, pid and the fields', () => {
+  void test('writes one JSON line per entry with level, msg, epoch-ms time, pid and the fields', () => {
     const { logger, lines } = logTo('info')
     logger.info({ route: 'users', status: 200 }, 'request done')
     const entry = only(lines)
@@ -47,7 +47,9 @@ void describe('createLogger (json)', () => {
     assert.equal(entry['route'], 'users')
     assert.equal(entry['status'], 200)
     assert.equal(entry['pid'], process.pid)
-    assert.match(String(entry['time']), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+    // Epoch milliseconds (pino's default): an ISO string per line cost ~1% of CPU under load.
+    assert.equal(typeof entry['time'], 'number')
+    assert.ok(Math.abs((entry['time'] as number) - Date.now()) < 60_000)
   })
 
   void test('child loggers add their bindings to every line', () => {
