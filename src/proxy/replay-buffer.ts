@@ -22,6 +22,7 @@ export class RequestBody {
   #current: Readable | null = null
   #listening = false
   #discarding = false
+  #closeConnection: (() => void) | null = null
 
   constructor(req: IncomingMessage, maxBodyBytes: number) {
     this.#req = req
@@ -68,12 +69,19 @@ export class RequestBody {
 
   /**
    * The exchange is over but the client is still sending (the upstream answered early): read
-   * and drop the rest so the connection's next request parses from the right byte.
+   * and drop the rest so the connection's next request parses from the right byte. When the
+   * rest cannot be dropped (over max_body_bytes, or the body already failed), the connection
+   * is unusable and `closeConnection` is called instead.
    */
-  discardRest(): void {
-    if (this.#ended || this.#failure !== null) return
+  discardRest(closeConnection?: () => void): void {
+    if (this.#ended) return
+    if (this.#failure !== null) {
+      closeConnection?.()
+      return
+    }
     this.#current = null
     this.#discarding = true
+    this.#closeConnection = closeConnection ?? null
     this.#listen()
   }
 
@@ -97,6 +105,10 @@ export class RequestBody {
     this.#bytesRead += chunk.length
     if (this.#bytesRead > this.#maxBytes) {
       this.#fail(new GatewayError(ErrorCode.BODY_TOO_LARGE, 'request body over the limit'))
+      // The response is already out (the upstream answered early), so no 413 can follow and
+      // the rest of the body cannot be skipped: pausing alone left the connection hanging open
+      // forever with the client blocked mid-upload. Close it instead.
+      if (this.#discarding) this.#closeConnection?.()
       return
     }
     if (this.#discarding) return

@@ -3,17 +3,17 @@
  * the route's balancer. After the upstream's 101 the two sockets are piped both ways; the
  * tunnel stays pinned to the snapshot that opened it, so reloads never cut it (SPEC §3).
  */
-import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { ErrorCode } from '../errors.ts'
 import { normalizePath } from '../router/normalize-path.ts'
-import type { TargetRef } from '../snapshot/route-entry.ts'
+import type { CompiledHeaderOps, TargetRef } from '../snapshot/route-entry.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
 import { pickSplit } from './actions/forward.ts'
 import { sendRawError } from './error-response.ts'
-import { buildUpstreamHeaders, newRequestId } from './forwarded-headers.ts'
+import { buildResponseHeaders, buildUpstreamHeaders, newRequestId } from './forwarded-headers.ts'
 import type { ProxyDeps } from './handle-request.ts'
 import { hostnameOf, readRequestHead } from './request-head.ts'
 import { rewritePath } from './rewrite.ts'
@@ -115,7 +115,14 @@ function route(
     hostHeader: entry.rewrite?.host ?? reqHead.host,
     ops: entry.requestHeaders,
   })
-  const handler = new TunnelHandler(socket, head, picked, requestId, ctx.tunnels)
+  const handler = new TunnelHandler(
+    socket,
+    head,
+    picked,
+    requestId,
+    ctx.tunnels,
+    entry.responseHeaders,
+  )
   picked.pool.dispatch(
     {
       path,
@@ -134,7 +141,10 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
   readonly #target: TargetRef
   readonly #requestId: string
   readonly #tunnels: TunnelRegistry
+  readonly #responseHeaders: CompiledHeaderOps | null
   #abort: ((err?: Error) => void) | null = null
+  /** The upstream answered with a non-101 response, which is being relayed. */
+  #refused = false
 
   constructor(
     client: Socket,
@@ -142,12 +152,14 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
     target: TargetRef,
     requestId: string,
     tunnels: TunnelRegistry,
+    responseHeaders: CompiledHeaderOps | null,
   ) {
     this.#client = client
     this.#head = head
     this.#target = target
     this.#requestId = requestId
     this.#tunnels = tunnels
+    this.#responseHeaders = responseHeaders
     client.once('close', () => this.#abort?.())
   }
 
@@ -183,21 +195,40 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
     this.#tunnels.add(client, upstream)
   }
 
-  onHeaders(statusCode: number): boolean {
-    // The upstream refused the upgrade: tell the client plainly and close.
-    const code = statusCode >= 500 ? ErrorCode.UPSTREAM_BAD_RESPONSE : ErrorCode.BAD_REQUEST
-    sendRawError(this.#client, code, this.#requestId)
-    this.#abort?.()
-    return false
-  }
-
-  onData(): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    // The upstream refused the upgrade (401, 403, 426, ...): relay its answer as nginx does, so
+    // the client learns why. Answering our own 400 "malformed request" hid the origin's reason
+    // and blamed a well-formed request. The connection closes after it (it was offered for a
+    // tunnel), which also delimits the body when the upstream sent no Content-Length.
+    const client = this.#client
+    if (client.destroyed) {
+      this.#abort?.()
+      return false
+    }
+    this.#refused = true
+    const headers = buildResponseHeaders(rawHeaders, this.#requestId, this.#responseHeaders, true)
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`
+    client.write(head + '\r\n')
     return true
   }
 
-  onComplete(): void {}
+  onData(chunk: Buffer): boolean {
+    // A refusal body is small (an error page); no back-pressure needed.
+    if (this.#refused && !this.#client.destroyed) this.#client.write(chunk)
+    return true
+  }
+
+  onComplete(): void {
+    if (this.#refused) this.#client.destroySoon()
+  }
 
   onError(err: Error): void {
+    if (this.#refused) {
+      // The refusal's head is out: cutting the connection is the only signal left.
+      this.#client.destroy()
+      return
+    }
     const code = (err as { code?: unknown }).code
     const mapped =
       code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'

@@ -120,7 +120,7 @@ class ForwardRun {
       case 'complete':
         ex.status = attempt.status
         ex.bytes = attempt.bytes
-        ex.body?.discardRest()
+        ex.body?.discardRest(() => closeAfterResponse(ex))
         return
       case 'retry-status':
         this.next(null)
@@ -169,6 +169,16 @@ class ForwardRun {
       bodyReplayable: ex.body === null || ex.body.replayable,
     })
   }
+}
+
+/**
+ * Closes the client connection once the response is flushed (FIN, not a reset, so the client
+ * still reads it): the request body left on the connection can no longer be skipped.
+ */
+function closeAfterResponse(ex: Exchange): void {
+  const socket = ex.req.socket
+  if (ex.res.writableFinished) socket.destroySoon()
+  else ex.res.once('finish', () => socket.destroySoon())
 }
 
 /** A connect timeout also counts as a connect failure and as a timeout. */
