@@ -23,7 +23,8 @@ export interface AttemptRequest {
   /** Path and query as sent upstream. */
   readonly path: string
   readonly headers: string[]
-  readonly body: Readable | null
+  /** A whole small body (sent with the head in one write), a stream, or none. */
+  readonly body: Buffer | Readable | null
   readonly requestId: string
   readonly responseHeaders: CompiledHeaderOps | null
   /** Add `Connection: close` to the client response (draining). */

@@ -35,6 +35,8 @@ export class Exchange implements RequestView {
   bytes = 0
   body: RequestBody | null = null
   attempt: Attempt | null = null
+  /** A `100 Continue` went out already. */
+  continueSent = false
   /** Set once the client connection is gone: no more attempts. */
   aborted = false
 

@@ -9,7 +9,7 @@ import type { Backend, CompiledAction, TargetRef } from '../../snapshot/route-en
 import { Attempt, type AttemptOutcome } from '../attempt.ts'
 import type { Exchange } from '../exchange.ts'
 import { buildUpstreamHeaders } from '../forwarded-headers.ts'
-import { RequestBody } from '../replay-buffer.ts'
+import { REPLAY_BUFFER_BYTES, RequestBody } from '../replay-buffer.ts'
 import { mayRetry } from '../retry-policy.ts'
 import { rewritePath } from '../rewrite.ts'
 
@@ -48,9 +48,31 @@ export function forward(ex: Exchange, backend: Backend, ctx: ForwardContext): vo
     hostHeader: rewrite?.host ?? ex.head.host,
     ops: route.requestHeaders,
   })
-  if (ex.head.hasBody) ex.body = new RequestBody(ex.req, route.maxBodyBytes)
   const run = new ForwardRun(ex, backend, ctx, path + ex.query, headers)
+  if (!ex.head.hasBody) {
+    run.next(null)
+    return
+  }
+  const body = new RequestBody(ex.req, route.maxBodyBytes)
+  ex.body = body
+  const length = ex.head.contentLength
+  if (length > 0 && length <= REPLAY_BUFFER_BYTES) {
+    sendContinue(ex)
+    body.readAll((err) => {
+      if (ex.aborted) return
+      if (err === null) run.next(null)
+      else ctx.fail(ex, (err as GatewayError).code, true)
+    })
+    return
+  }
   run.next(null)
+}
+
+/** Tells a client waiting on `Expect: 100-continue` to send its body (once). */
+function sendContinue(ex: Exchange): void {
+  if (!ex.expectContinue || ex.continueSent) return
+  ex.continueSent = true
+  ex.res.writeContinue()
 }
 
 class ForwardRun {
@@ -92,7 +114,7 @@ class ForwardRun {
     }
     this.#tried.push(target)
     ex.target = target.key
-    if (ex.expectContinue && this.#tried.length === 1) ex.res.writeContinue()
+    sendContinue(ex)
     const attempt = new Attempt(
       target,
       this.#backend,
@@ -101,7 +123,7 @@ class ForwardRun {
         method: ex.method,
         path: this.#path,
         headers: this.#headers,
-        body: ex.body === null ? null : ex.body.stream(),
+        body: ex.body === null ? null : (ex.body.whole ?? ex.body.stream()),
         requestId: ex.requestId,
         responseHeaders: ex.route?.responseHeaders ?? null,
         close: this.#ctx.isDraining,
