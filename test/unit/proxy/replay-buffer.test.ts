@@ -219,3 +219,29 @@ void describe('RequestBody', () => {
     })
   })
 })
+
+void describe('RequestBody.readAll (small declared bodies)', () => {
+  void test('reads the whole body into one Buffer, identical to what the client sent', async () => {
+    const { req, client } = fakeClient()
+    const body = new RequestBody(req, 1 << 20)
+    const sent = bytes(20_000, 7)
+    const done = new Promise<Error | null>((resolve) => body.readAll(resolve))
+    assert.equal(body.whole, null, 'nothing before the end')
+    send(client, sent, 4096)
+    assert.equal(await within(done, 5000, 'readAll done'), null)
+    assert.equal(sha256(body.whole!), sha256(sent))
+    assert.ok(body.replayable)
+  })
+
+  void test('reports a client that goes away before the end', async () => {
+    const { req, client } = fakeClient()
+    const body = new RequestBody(req, 1 << 20)
+    const done = new Promise<Error | null>((resolve) => body.readAll(resolve))
+    client.write(bytes(100))
+    client.destroy()
+    const err = await within(done, 5000, 'readAll failure')
+    assert.ok(err instanceof GatewayError)
+    assert.equal(err.code, ErrorCode.CLIENT_ABORTED)
+    assert.equal(body.whole, null)
+  })
+})
