@@ -1,30 +1,29 @@
 /**
- * createGateway(): composes the subsystems (config → snapshot → listeners, admin, metrics,
- * logging) and owns start and graceful close. The CLI is a thin layer over this; the library
- * API (SPEC §8) is this same object.
+ * createGateway(): composes the subsystems (config → reload pipeline → snapshot → listeners,
+ * admin, metrics, logging) and owns start, reload and graceful close. The CLI is a thin layer
+ * over this; the library API (SPEC §8) is this same object.
  */
 import type http from 'node:http'
-import { readFile } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
-import { loadConfig, loadConfigFile } from './config/load.ts'
-import type { GatewayConfig, ListenerConfig } from './config/types.ts'
+import { configRoutes } from './admin/routes/config.ts'
+import { loadConfig, loadConfigFile, type LoadedConfig } from './config/load.ts'
+import { watchConfigFile, type ConfigFileWatcher } from './config/sources/file.ts'
+import type { AdminConfig, GatewayConfig, ListenerConfig } from './config/types.ts'
 import { ConfigError, ErrorCode, GatewayError } from './errors.ts'
 import { drainListeners } from './lifecycle/drain.ts'
+import { ReloadController, type ReloadResult, type ReloadSource } from './lifecycle/reload.ts'
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log/logger.ts'
 import { GatewayMetrics } from './metrics/metrics.ts'
 import { createClientErrorHandler } from './proxy/client-error.ts'
 import { createRequestHandler, type ProxyDeps } from './proxy/handle-request.ts'
 import { createUpgradeHandler, type TunnelRegistry } from './proxy/tunnel.ts'
-import { ConnectionTracker } from './server/connection-tracker.ts'
-import { openListener, type Listener } from './server/listeners.ts'
+import { ListenerSet } from './server/listener-set.ts'
+import type { Listener, ListenerHandlers } from './server/listeners.ts'
 import { buildSnapshot } from './snapshot/build.ts'
 import { SnapshotHolder } from './snapshot/holder.ts'
 import { UpstreamRegistry } from './upstream/registry.ts'
-
-/** Idle time before a client keep-alive connection is closed (nginx uses 75 s). */
-const CLIENT_KEEPALIVE_MS = 60_000
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -33,6 +32,10 @@ export interface GatewayOptions {
   readonly configPath?: string
   /** A config document given directly (the same shape as the file), instead of `configPath`. */
   readonly config?: unknown
+  /** Watch `configPath` and reload when it changes (the CLI turns this on). */
+  readonly watch?: boolean
+  /** Debounce of the file watcher, in ms (default 100). */
+  readonly watchDebounceMs?: number
   /** Environment for `${VAR}` interpolation and `admin.token_env`; defaults to process.env. */
   readonly env?: Env
   /** A logger to use; else one is created from `logLevel` and `logFormat`. */
@@ -49,7 +52,7 @@ export interface GatewayAddresses {
   readonly admin: string | null
 }
 
-/** A hitless gateway: `start()`, then `close()` for a graceful stop. */
+/** A hitless gateway: `start()`, `reload()`, then `close()` for a graceful stop. */
 export class Gateway {
   readonly logger: Logger
   readonly metrics = new GatewayMetrics()
@@ -57,10 +60,12 @@ export class Gateway {
   readonly #env: Env
   readonly #registry = new UpstreamRegistry()
   readonly #holder = new SnapshotHolder()
-  readonly #tracker = new ConnectionTracker()
   readonly #tunnels = new Set<Duplex>()
-  #listeners: Listener[] = []
-  #admin: http.Server | null = null
+  readonly #listeners: ListenerSet
+  readonly #reloads: ReloadController
+  #retiring = new Set<Listener>()
+  #admin: { server: http.Server; config: AdminConfig; token: string | null } | null = null
+  #watcher: ConfigFileWatcher | null = null
   #draining = false
   #closing: Promise<void> | null = null
 
@@ -76,7 +81,25 @@ export class Gateway {
     this.logger =
       options.logger ??
       createLogger({ level: options.logLevel ?? 'info', format: options.logFormat ?? 'json' })
-    this.metrics.setOpenConnectionsSource(() => this.#tracker.size)
+    this.#listeners = new ListenerSet({
+      handlersFor: (config, listener) => this.#handlersFor(config, listener),
+      retire: (listener) => this.#retireListener(listener),
+    })
+    this.#reloads = new ReloadController({
+      holder: this.#holder,
+      metrics: this.metrics,
+      logger: this.logger,
+      build: (config, version) =>
+        buildSnapshot(config, version, {
+          registry: this.#registry,
+          metrics: this.metrics,
+          logger: this.logger,
+          ...(options.random === undefined ? {} : { random: options.random }),
+        }),
+      openListeners: (config) => this.#applyListeners(config),
+      sourceName: this.#sourceName(),
+    })
+    this.metrics.setOpenConnectionsSource(() => this.#listeners.connectionCount)
   }
 
   /** True while the gateway serves and is not draining (GET /readyz). */
@@ -89,10 +112,15 @@ export class Gateway {
     return this.#holder.current?.version ?? null
   }
 
+  /** The reload pipeline (history, current document); read-only use. */
+  get reloads(): ReloadController {
+    return this.#reloads
+  }
+
   get addresses(): GatewayAddresses {
-    const admin = this.#admin?.address()
+    const admin = this.#admin?.server.address()
     return {
-      listeners: this.#listeners.map((l) => ({ name: l.name, address: l.url })),
+      listeners: this.#listeners.all.map((l) => ({ name: l.name, address: l.url })),
       admin:
         admin === undefined || admin === null
           ? null
@@ -107,28 +135,37 @@ export class Gateway {
    * Rejects with a ConfigError (every issue listed) or a GatewayError naming the listener.
    */
   async start(): Promise<void> {
-    const { config, version } = await this.#load()
-    const snapshot = buildSnapshot(config, version, {
-      registry: this.#registry,
-      metrics: this.metrics,
-      logger: this.logger,
-      ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
-    })
-    this.#holder.swap(snapshot)
-    this.metrics.setConfigVersion(version, this.#source())
     try {
-      for (const listener of config.listeners) {
-        this.#listeners.push(await this.#openListener(listener, config))
-      }
-      await this.#openAdmin(config)
+      await this.#reloads.apply(() => this.#load(), 'start')
+      await this.#applyAdmin(this.#holder.current?.config ?? null)
     } catch (err) {
       await this.#closeNow()
       throw err
     }
+    if (this.#options.watch === true && this.#options.configPath !== undefined) this.#watch()
     this.logger.info(
-      { config_version: version, ...this.addresses },
-      `hitless serving on ${this.#listeners.map((l) => l.url).join(', ')}`,
+      { config_version: this.configVersion, ...this.addresses },
+      `hitless serving on ${this.#listeners.all.map((l) => l.url).join(', ')}`,
     )
+  }
+
+  /**
+   * Applies a new config: `config` (a document, as for createGateway) when given, else the
+   * config file read again. A bad document is rejected whole and the running one keeps
+   * serving; the result says which happened.
+   */
+  async reload(config?: unknown, source: ReloadSource = 'api'): Promise<ReloadResult> {
+    const load = config === undefined ? () => this.#load() : () => this.#loadDocument(config)
+    const result = await this.#reloads.apply(load, source)
+    if (result.outcome === 'applied') await this.#applyAdminQuietly()
+    return result
+  }
+
+  /** Re-applies an earlier version from the history; null when that version is not kept. */
+  async rollback(version: string): Promise<ReloadResult | null> {
+    const result = await this.#reloads.rollback(version)
+    if (result?.outcome === 'applied') await this.#applyAdminQuietly()
+    return result
   }
 
   /**
@@ -142,61 +179,89 @@ export class Gateway {
 
   async #drainAndClose(): Promise<void> {
     this.#draining = true
+    this.#watcher?.close()
     const timeoutMs = this.#holder.current?.config.drainTimeoutMs ?? 0
     this.logger.info({ drain_timeout_ms: timeoutMs }, 'draining')
-    const { cut } = await drainListeners({
-      listeners: this.#listeners,
-      tracker: this.#tracker,
-      timeoutMs,
-      logger: this.logger,
-    })
+    const listeners = [...this.#listeners.clear(), ...this.#retiring]
+    const { cut } = await drainListeners({ listeners, timeoutMs, logger: this.logger })
     await this.#closeNow()
     this.logger.info({ cut }, 'stopped')
   }
 
-  /** Closes everything without waiting for requests (start failure, second signal). */
+  /** Closes everything without waiting for requests (start failure, after a drain). */
   async #closeNow(): Promise<void> {
-    for (const listener of this.#listeners) listener.stopAccepting()
-    this.#tracker.destroyAll()
-    for (const tunnel of this.#tunnels) tunnel.destroy()
-    const admin = this.#admin
-    this.#admin = null
-    if (admin !== null) {
-      admin.closeAllConnections()
-      await new Promise<void>((resolve) => admin.close(() => resolve()))
+    this.#watcher?.close()
+    for (const listener of [...this.#listeners.clear(), ...this.#retiring]) {
+      listener.stopAccepting()
+      listener.tracker.destroyAll()
     }
+    for (const tunnel of this.#tunnels) tunnel.destroy()
+    await this.#closeAdmin()
     this.#holder.clear()
     await this.#registry.destroy()
   }
 
-  async #load(): Promise<{ config: GatewayConfig; version: string }> {
+  async #load(): Promise<LoadedConfig> {
     const { configPath, config } = this.#options
     if (configPath !== undefined) return loadConfigFile(configPath, this.#env)
+    return this.#loadDocument(config)
+  }
+
+  #loadDocument(config: unknown): LoadedConfig {
     const text = typeof config === 'string' ? config : JSON.stringify(config)
     return loadConfig(text, {
-      source: 'inline',
+      source: this.#sourceName(),
       format: typeof config === 'string' ? 'yaml' : 'json',
       env: this.#env,
     })
   }
 
-  #source(): string {
+  #sourceName(): string {
     return this.#options.configPath ?? 'inline'
   }
 
-  #proxyDeps(): ProxyDeps {
+  #watch(): void {
+    const path = this.#options.configPath
+    if (path === undefined) return
+    this.#watcher = watchConfigFile(path, {
+      debounceMs: this.#options.watchDebounceMs ?? 100,
+      onChange: (text, change) => this.#onFileChange(path, text, change.recheck),
+      onError: (err) => this.logger.warn({ err: err.message, path }, 'config file watch problem'),
+    })
+  }
+
+  /** A changed file: apply it; a parse failure right after a change is retried once first. */
+  async #onFileChange(path: string, text: string, recheck: boolean): Promise<'retry' | undefined> {
+    let loaded: LoadedConfig
+    try {
+      loaded = loadConfig(text, { source: path, env: this.#env })
+    } catch (err) {
+      // A half-written file looks exactly like this: try again after the debounce, and report
+      // only if the same content still fails (the watcher delivers it once more).
+      if (!recheck) return 'retry'
+      await this.#reloads.apply(() => {
+        throw err
+      }, 'file')
+      return undefined
+    }
+    const result = await this.#reloads.apply(() => loaded, 'file')
+    if (result.outcome === 'applied') await this.#applyAdminQuietly()
+    return undefined
+  }
+
+  #proxyDeps(isDraining: () => boolean): ProxyDeps {
     return {
       holder: this.#holder,
       metrics: this.metrics,
       logger: this.logger,
-      isDraining: () => this.#draining,
+      isDraining,
       ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
     }
   }
 
-  async #openListener(listener: ListenerConfig, config: GatewayConfig): Promise<Listener> {
-    const proto = listener.tls === null ? 'http' : 'https'
-    const deps = this.#proxyDeps()
+  #handlersFor(config: ListenerConfig, listener: Listener): ListenerHandlers {
+    const proto = config.tls === null ? 'http' : 'https'
+    const deps = this.#proxyDeps(() => this.#draining || listener.retiring)
     const { handle, handleExpectContinue } = createRequestHandler(deps, proto)
     const tunnels: TunnelRegistry = {
       add: (client: Socket, upstream: Duplex) => {
@@ -204,45 +269,89 @@ export class Gateway {
         client.once('close', () => this.#tunnels.delete(upstream))
       },
     }
-    const tls =
-      listener.tls === null
-        ? null
-        : { cert: await readFile(listener.tls.certPath), key: await readFile(listener.tls.keyPath) }
+    return {
+      request: handle,
+      checkContinue: handleExpectContinue,
+      upgrade: createUpgradeHandler(deps, proto, tunnels),
+      clientError: createClientErrorHandler(this.logger),
+    }
+  }
+
+  async #applyListeners(config: GatewayConfig): Promise<void> {
     try {
-      return await openListener(
-        {
-          name: listener.name,
-          address: listener.address,
-          tls,
-          limits: {
-            maxHeaderBytes: config.limits.maxHeaderBytes,
-            headerTimeoutMs: config.limits.headerTimeoutMs,
-            keepAliveTimeoutMs: CLIENT_KEEPALIVE_MS,
-          },
-        },
-        {
-          request: handle,
-          checkContinue: handleExpectContinue,
-          upgrade: createUpgradeHandler(deps, proto, tunnels),
-          clientError: createClientErrorHandler(this.logger),
-        },
-        this.#tracker,
-      )
+      await this.#listeners.apply(config.listeners, config.limits)
     } catch (cause) {
-      throw new GatewayError(
-        ErrorCode.LISTEN_FAILED,
-        `listener ${listener.name}: cannot listen on ${describe(listener)}: ${(cause as Error).message}`,
-        { cause },
+      throw new GatewayError(ErrorCode.LISTEN_FAILED, (cause as Error).message, {
+        cause,
+      })
+    }
+  }
+
+  /** A listener removed by a reload: stop accepting, let its connections finish, then forget it. */
+  #retireListener(listener: Listener): void {
+    this.#retiring.add(listener)
+    const timeoutMs = this.#holder.current?.config.drainTimeoutMs ?? 30_000
+    this.logger.info(
+      { listener: listener.name, address: listener.url },
+      'listener removed: draining it',
+    )
+    void drainListeners({ listeners: [listener], timeoutMs, logger: this.logger }).then(() =>
+      this.#retiring.delete(listener),
+    )
+  }
+
+  /**
+   * Opens, moves or closes the admin listener to match `config`. Same address: the socket is
+   * kept and only the token is updated; a new address opens before the old one closes.
+   */
+  async #applyAdmin(config: GatewayConfig | null): Promise<void> {
+    const wanted = config?.admin ?? null
+    if (wanted === null) {
+      await this.#closeAdmin()
+      return
+    }
+    const token = this.#adminToken(wanted)
+    const open = this.#admin
+    if (open !== null && sameAddress(open.config, wanted)) {
+      this.#admin = { ...open, config: wanted, token }
+      return
+    }
+    const handler = createAdminHandler({
+      metrics: this.metrics,
+      isReady: () => this.ready,
+      token: () => this.#admin?.token ?? token,
+      logger: this.logger.child({ subsystem: 'admin' }),
+      routes: configRoutes(this),
+    })
+    let server: http.Server
+    try {
+      server = await openAdminServer(wanted.address, handler)
+    } catch (cause) {
+      const message = `admin: cannot listen: ${(cause as Error).message}`
+      throw new GatewayError(ErrorCode.LISTEN_FAILED, message, { cause })
+    }
+    await this.#closeAdmin()
+    this.#admin = { server, config: wanted, token }
+  }
+
+  /** After a reload the admin listener follows the new config; a failure there is logged. */
+  async #applyAdminQuietly(): Promise<void> {
+    try {
+      await this.#applyAdmin(this.#holder.current?.config ?? null)
+    } catch (err) {
+      this.logger.error(
+        { err: (err as Error).message },
+        'admin listener could not follow the new config',
       )
     }
   }
 
-  async #openAdmin(config: GatewayConfig): Promise<void> {
-    if (config.admin === null) return
-    const tokenEnv = config.admin.tokenEnv
-    const token = tokenEnv === null ? null : (this.#env[tokenEnv] ?? null)
-    if (tokenEnv !== null && (token === null || token === '')) {
-      throw new ConfigError(this.#source(), [
+  #adminToken(admin: AdminConfig): string | null {
+    const tokenEnv = admin.tokenEnv
+    if (tokenEnv === null) return null
+    const token = this.#env[tokenEnv]
+    if (token === undefined || token === '') {
+      throw new ConfigError(this.#sourceName(), [
         {
           path: 'admin.token_env',
           line: null,
@@ -251,27 +360,20 @@ export class Gateway {
         },
       ])
     }
-    const handler = createAdminHandler({
-      metrics: this.metrics,
-      isReady: () => this.ready,
-      token,
-      logger: this.logger.child({ subsystem: 'admin' }),
-    })
-    try {
-      this.#admin = await openAdminServer(config.admin.address, handler)
-    } catch (cause) {
-      throw new GatewayError(
-        ErrorCode.LISTEN_FAILED,
-        `admin: cannot listen: ${(cause as Error).message}`,
-        { cause },
-      )
-    }
+    return token
+  }
+
+  async #closeAdmin(): Promise<void> {
+    const admin = this.#admin
+    this.#admin = null
+    if (admin === null) return
+    admin.server.closeAllConnections()
+    await new Promise<void>((resolve) => admin.server.close(() => resolve()))
   }
 }
 
-function describe(listener: ListenerConfig): string {
-  const a = listener.address
-  return a.kind === 'unix' ? `unix:${a.path}` : `${a.host}:${a.port}`
+function sameAddress(a: AdminConfig, b: AdminConfig): boolean {
+  return JSON.stringify(a.address) === JSON.stringify(b.address)
 }
 
 /** Creates a gateway; nothing listens until `start()`. */

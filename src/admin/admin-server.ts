@@ -21,8 +21,8 @@ export interface AdminDeps {
   readonly metrics: GatewayMetrics
   /** 200 on /readyz while true, 503 otherwise (starting, draining). */
   readonly isReady: () => boolean
-  /** The bearer token, or null when none is configured. */
-  readonly token: string | null
+  /** The bearer token, or null when none is configured (read per call: reloads change it). */
+  readonly token: () => string | null
   readonly logger: Logger
   /** Further routes keyed by `METHOD /path` (e.g. `POST /reload`). */
   readonly routes?: ReadonlyMap<string, AdminRoute>
@@ -68,7 +68,8 @@ async function serve(
   deps: AdminDeps,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0] ?? '/'
-  if (deps.token !== null && !OPEN_PATHS.has(path) && !authorized(req, deps.token)) {
+  const token = deps.token()
+  if (token !== null && !OPEN_PATHS.has(path) && !authorized(req, token)) {
     const status = statusOf(ErrorCode.ADMIN_UNAUTHORIZED)
     res.setHeader('www-authenticate', 'Bearer')
     reply(res, { status, json: { error: publicMessageOf(ErrorCode.ADMIN_UNAUTHORIZED), status } })

@@ -4,14 +4,19 @@
  * rest of cli/) that reads argv, prints for humans or exits the process.
  */
 import { parseArgs } from 'node:util'
+import { reloadCommand } from './reload.ts'
 import { runCommand } from './run.ts'
 import { validateCommand } from './validate.ts'
 
 const USAGE = `usage:
   hitless [run] [-c FILE] [--log-level debug|info|warn|error] [--log-format json|pretty]
   hitless validate -c FILE
+  hitless reload [--admin URL] [--token-env NAME] | [--pid-file FILE]
 options:
   -c, --config FILE   config document (YAML or JSON), default ./hitless.yaml
+  --admin URL         admin API of the running gateway, default http://127.0.0.1:9901
+  --token-env NAME    environment variable holding the admin token, default HITLESS_ADMIN_TOKEN
+  --pid-file FILE     signal the process whose id this file holds (SIGHUP) instead
   -h, --help          this text`
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const
@@ -34,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c', default: './hitless.yaml' },
         'log-level': { type: 'string', default: 'info' },
         'log-format': { type: 'string', default: 'json' },
+        admin: { type: 'string' },
+        'token-env': { type: 'string', default: 'HITLESS_ADMIN_TOKEN' },
+        'pid-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -57,6 +65,16 @@ async function main(argv: string[]): Promise<number> {
       return runCommand({ configPath: values.config, logLevel: level, logFormat: format }, io)
     case 'validate':
       return validateCommand({ configPath: values.config, env: process.env }, io)
+    case 'reload':
+      return reloadCommand(
+        {
+          admin: values.admin,
+          pidFile: values['pid-file'],
+          tokenEnv: values['token-env'],
+          env: process.env,
+        },
+        io,
+      )
     default:
       io.err(`hitless: unknown command "${command}"\n${USAGE}`)
       return 2

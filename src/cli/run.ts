@@ -1,6 +1,7 @@
 /**
- * `hitless run`: start the gateway and stay in the foreground. SIGTERM/SIGINT drain and exit 0;
- * a second one exits at once. Config errors at start are printed one per line and exit 1.
+ * `hitless run`: start the gateway and stay in the foreground, watching the config file.
+ * SIGHUP reloads it; SIGTERM/SIGINT drain and exit 0, a second one exits at once. Config errors
+ * at start are printed one per line and exit 1.
  */
 import { createGateway } from '../gateway.ts'
 import { flushLogger, type LogFormat, type LogLevel } from '../log/logger.ts'
@@ -21,6 +22,7 @@ export interface CliIo {
 export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
   const gateway = createGateway({
     configPath: opts.configPath,
+    watch: true,
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
   })
@@ -51,5 +53,10 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
+    process.on('SIGHUP', () => {
+      gateway.logger.info({ signal: 'SIGHUP' }, 'reload requested')
+      // The outcome is logged, counted and kept in the history by the reload pipeline.
+      void gateway.reload(undefined, 'signal')
+    })
   }).finally(() => flushLogger(gateway.logger))
 }

@@ -4,12 +4,10 @@
  * → cut whatever is left at the deadline. Nobody gets an error response because of a drain.
  */
 import type { Logger } from '../log/logger.ts'
-import type { ConnectionTracker } from '../server/connection-tracker.ts'
 import type { Listener } from '../server/listeners.ts'
 
 export interface DrainInput {
   readonly listeners: readonly Listener[]
-  readonly tracker: ConnectionTracker
   readonly timeoutMs: number
   readonly logger: Logger
 }
@@ -20,7 +18,10 @@ const IDLE_SWEEP_MS = 100
 
 /** Drains the listeners; resolves when every connection is closed or was cut at the deadline. */
 export async function drainListeners(input: DrainInput): Promise<{ cut: number }> {
-  const { listeners, tracker } = input
+  const { listeners } = input
+  const allClosed = async (): Promise<void> => {
+    await Promise.all(listeners.map((l) => l.tracker.whenEmpty()))
+  }
   for (const listener of listeners) listener.stopAccepting()
   const sweep = (): void => {
     for (const listener of listeners) listener.server.closeIdleConnections()
@@ -32,12 +33,12 @@ export async function drainListeners(input: DrainInput): Promise<{ cut: number }
     deadline = setTimeout(() => resolve('timeout'), input.timeoutMs)
   })
   try {
-    const result = await Promise.race([tracker.whenEmpty().then(() => 'empty' as const), timedOut])
+    const result = await Promise.race([allClosed().then(() => 'empty' as const), timedOut])
     if (result === 'empty') return { cut: 0 }
-    const cut = tracker.size
+    const cut = listeners.reduce((n, l) => n + l.tracker.size, 0)
     input.logger.warn({ connections: cut }, 'drain timeout reached: cutting remaining connections')
-    tracker.destroyAll()
-    await tracker.whenEmpty()
+    for (const listener of listeners) listener.tracker.destroyAll()
+    await allClosed()
     return { cut }
   } finally {
     clearInterval(timer)

@@ -8,7 +8,7 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import { unlink } from 'node:fs/promises'
 import type { ListenAddress } from '../config/types.ts'
-import type { ConnectionTracker } from './connection-tracker.ts'
+import { ConnectionTracker } from './connection-tracker.ts'
 
 export interface ListenerLimits {
   readonly maxHeaderBytes: number
@@ -32,16 +32,26 @@ export interface ListenerSpec {
   readonly limits: ListenerLimits
 }
 
-/** An open listener. */
+/** An open listener and the client connections it accepted. */
 export class Listener {
-  readonly name: string
+  name: string
   readonly server: http.Server
   readonly address: ListenAddress
+  readonly tracker = new ConnectionTracker()
+  /** Set when a reload removed this listener: its responses then carry Connection: close. */
+  retiring = false
 
   constructor(name: string, server: http.Server, address: ListenAddress) {
     this.name = name
     this.server = server
     this.address = address
+    server.on('connection', (socket: Socket) => this.tracker.add(socket))
+  }
+
+  /** Applies limits that a live server can take (the header size cap is fixed at creation). */
+  updateLimits(limits: ListenerLimits): void {
+    this.server.headersTimeout = limits.headerTimeoutMs
+    this.server.keepAliveTimeout = limits.keepAliveTimeoutMs
   }
 
   /** The bound address as `host:port` (port resolved when 0 was asked) or `unix:/path`. */
@@ -68,8 +78,7 @@ export class Listener {
 /** Creates a server for `spec` and starts listening; rejects if the address cannot be bound. */
 export async function openListener(
   spec: ListenerSpec,
-  handlers: ListenerHandlers,
-  tracker: ConnectionTracker,
+  handlers: (listener: Listener) => ListenerHandlers,
 ): Promise<Listener> {
   const options: http.ServerOptions = {
     maxHeaderSize: spec.limits.maxHeaderBytes,
@@ -86,13 +95,14 @@ export async function openListener(
     spec.tls === null
       ? http.createServer(options)
       : https.createServer({ ...options, cert: spec.tls.cert, key: spec.tls.key })
-  server.on('request', handlers.request)
-  server.on('checkContinue', handlers.checkContinue)
-  server.on('upgrade', handlers.upgrade)
-  server.on('clientError', handlers.clientError)
-  server.on('connection', (socket: Socket) => tracker.add(socket))
+  const listener = new Listener(spec.name, server, spec.address)
+  const on = handlers(listener)
+  server.on('request', on.request)
+  server.on('checkContinue', on.checkContinue)
+  server.on('upgrade', on.upgrade)
+  server.on('clientError', on.clientError)
   await listen(server, spec.address)
-  return new Listener(spec.name, server, spec.address)
+  return listener
 }
 
 async function listen(server: http.Server, address: ListenAddress): Promise<void> {

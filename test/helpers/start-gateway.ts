@@ -2,6 +2,9 @@
  * Starts an in-process gateway on 127.0.0.1 port 0 from a config object, with logs collected
  * in memory (parsed JSON lines) instead of stdout.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { createLogger } from '../../src/log/logger.ts'
@@ -72,5 +75,57 @@ export async function startGateway(
     adminUrl: admin === null ? null : `http://${admin}`,
     logs,
     close: () => gateway.close(),
+  }
+}
+
+export interface FileGateway extends TestGateway {
+  /** The config file the gateway watches. */
+  readonly path: string
+  /** Replaces the config file's content (in place). */
+  write(config: Record<string, unknown> | string): Promise<void>
+}
+
+/**
+ * Starts a gateway on a config file in a fresh temp dir (JSON, so objects can be written),
+ * watching it with a short debounce. The listener defaults to 127.0.0.1:0.
+ */
+export async function startFileGateway(
+  config: Record<string, unknown>,
+  opts: { env?: Record<string, string>; debounceMs?: number } = {},
+): Promise<FileGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'hitless-reload-'))
+  const path = join(dir, 'hitless.json')
+  const withListener = (c: Record<string, unknown>): Record<string, unknown> => ({
+    listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+    ...c,
+  })
+  const write = async (c: Record<string, unknown> | string): Promise<void> => {
+    await writeFile(path, typeof c === 'string' ? c : JSON.stringify(withListener(c), null, 2))
+  }
+  await write(config)
+  const logs: LogLine[] = []
+  const gateway = createGateway({
+    configPath: path,
+    watch: true,
+    watchDebounceMs: opts.debounceMs ?? 30,
+    env: opts.env ?? {},
+    logger: collectingLogger(logs),
+  })
+  await gateway.start()
+  const address = gateway.addresses.listeners[0]?.address ?? ''
+  const port = Number(address.slice(address.lastIndexOf(':') + 1))
+  const admin = gateway.addresses.admin
+  return {
+    gateway,
+    path,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    adminUrl: admin === null ? null : `http://${admin}`,
+    logs,
+    write,
+    close: async () => {
+      await gateway.close()
+      await rm(dir, { recursive: true, force: true })
+    },
   }
 }
