@@ -63,7 +63,12 @@ waitReady().then((ready) => {
     curl -i ${base}/users                 # a 308 redirect to /api/users
     curl -s http://127.0.0.1:${adminPort}/metrics | grep hitless_http
 
-  the routes live in examples/quickstart.yaml; Ctrl-C stops (gracefully)
+  live reload: edit examples/quickstart.yaml while this runs (say, the "pong" body of the
+  ping route), save, and curl ${base}/ping again: the new config serves at once, and
+  requests in flight finish on the old one. A typo is rejected and logged; the running
+  config keeps serving. History: curl -s http://127.0.0.1:${adminPort}/config/history
+
+  Ctrl-C stops (gracefully)
 `)
 })
 
