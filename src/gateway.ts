@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
 import { configRoutes } from './admin/routes/config.ts'
-import { loadConfig, loadConfigFile, type LoadedConfig } from './config/load.ts'
+import { loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
 import { watchConfigFile, type ConfigFileWatcher } from './config/sources/file.ts'
 import type { AdminConfig, GatewayConfig, ListenerConfig } from './config/types.ts'
 import { ConfigError, ErrorCode, GatewayError } from './errors.ts'
@@ -66,6 +66,8 @@ export class Gateway {
   #retiring = new Set<Listener>()
   #admin: { server: http.Server; config: AdminConfig; token: string | null } | null = null
   #watcher: ConfigFileWatcher | null = null
+  /** The config file's text as last read by a load: the watcher's starting point. */
+  #fileText: string | undefined
   #draining = false
   #closing: Promise<void> | null = null
 
@@ -203,8 +205,10 @@ export class Gateway {
 
   async #load(): Promise<LoadedConfig> {
     const { configPath, config } = this.#options
-    if (configPath !== undefined) return loadConfigFile(configPath, this.#env)
-    return this.#loadDocument(config)
+    if (configPath === undefined) return this.#loadDocument(config)
+    const text = await readConfigFile(configPath)
+    this.#fileText = text
+    return loadConfig(text, { source: configPath, env: this.#env })
   }
 
   #loadDocument(config: unknown): LoadedConfig {
@@ -225,6 +229,8 @@ export class Gateway {
     if (path === undefined) return
     this.#watcher = watchConfigFile(path, {
       debounceMs: this.#options.watchDebounceMs ?? 100,
+      // What start() applied: a change made right after it is then still seen as a change.
+      ...(this.#fileText === undefined ? {} : { initialText: this.#fileText }),
       onChange: (text, change) => this.#onFileChange(path, text, change.recheck),
       onError: (err) => this.logger.warn({ err: err.message, path }, 'config file watch problem'),
     })
@@ -238,7 +244,10 @@ export class Gateway {
     } catch (err) {
       // A half-written file looks exactly like this: try again after the debounce, and report
       // only if the same content still fails (the watcher delivers it once more).
-      if (!recheck) return 'retry'
+      if (!recheck) {
+        this.logger.debug({ path }, 'config file does not parse yet: checking it again')
+        return 'retry'
+      }
       await this.#reloads.apply(() => {
         throw err
       }, 'file')

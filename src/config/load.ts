@@ -88,13 +88,16 @@ export function loadConfig(text: string, opts: LoadConfigOptions): LoadedConfig 
 
 /** Reads `path` (YAML, or JSON by its `.json` extension) and loads it like `loadConfig`. */
 export async function loadConfigFile(path: string, env: Env): Promise<LoadedConfig> {
-  let text: string
+  return loadConfig(await readConfigFile(path), { source: path, env })
+}
+
+/** The text of a config file (UTF-8); a read failure is a `ConfigReadError`. */
+export async function readConfigFile(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8')
+    return await readFile(path, 'utf8')
   } catch (err) {
     throw new ConfigReadError(path, err)
   }
-  return loadConfig(text, { source: path, env })
 }
 
 function load(text: string, opts: LoadConfigOptions): LoadedConfig {

@@ -91,7 +91,7 @@ export interface FileGateway extends TestGateway {
  */
 export async function startFileGateway(
   config: Record<string, unknown>,
-  opts: { env?: Record<string, string>; debounceMs?: number } = {},
+  opts: { env?: Record<string, string>; debounceMs?: number; logLevel?: 'debug' | 'info' } = {},
 ): Promise<FileGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'hitless-reload-'))
   const path = join(dir, 'hitless.json')
@@ -109,7 +109,7 @@ export async function startFileGateway(
     watch: true,
     watchDebounceMs: opts.debounceMs ?? 30,
     env: opts.env ?? {},
-    logger: collectingLogger(logs),
+    logger: collectingLogger(logs, opts.logLevel ?? 'info'),
   })
   await gateway.start()
   const address = gateway.addresses.listeners[0]?.address ?? ''

@@ -231,3 +231,94 @@ describe('hot reload', () => {
     assert.equal((await request(`${gw.url}/lib/x`)).status, 200)
   })
 })
+
+describe('hot reload: file edge cases', () => {
+  let up: FakeUpstream
+  before(async () => {
+    up = await startFakeUpstream()
+  })
+  after(async () => {
+    await up.close()
+  })
+
+  const doc = (prefix: string): Record<string, unknown> => ({
+    upstreams: { u: { targets: [{ url: up.url }] } },
+    routes: [{ name: 'r', match: { prefix }, upstream: 'u' }],
+  })
+
+  test('a half-written file is read again, not rejected', async () => {
+    const gw = await startFileGateway(doc('/one'), { logLevel: 'debug' })
+    try {
+      const full = JSON.stringify({
+        listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+        ...doc('/two'),
+      })
+      await gw.write(full.slice(0, full.length / 2))
+      await waitFor(
+        () => gw.logs.some((l) => l.msg === 'config file does not parse yet: checking it again'),
+        {
+          message: 'partial file seen',
+        },
+      )
+      await gw.write(full)
+      await waitFor(
+        () => gw.logs.some((l) => l.msg === 'config applied' && l['source'] === 'file'),
+        {
+          message: 'complete file applied',
+        },
+      )
+      assert.equal((await request(`${gw.url}/two`)).status, 200)
+      assert.equal(
+        gw.gateway.reloads.history.filter((h) => h.outcome === 'rejected').length,
+        0,
+        'the half-written state was never reported',
+      )
+    } finally {
+      await gw.close()
+    }
+  })
+
+  test('a file that stays broken is reported once, and the old config keeps serving', async () => {
+    const gw = await startFileGateway(doc('/one'))
+    try {
+      await gw.write('{ "listeners": [ oops')
+      await waitFor(() => gw.gateway.reloads.history.some((h) => h.outcome === 'rejected'), {
+        message: 'persistent failure reported',
+      })
+      const rejected = gw.gateway.reloads.history.filter((h) => h.outcome === 'rejected')
+      assert.equal(rejected.length, 1)
+      assert.equal(rejected[0]!.source, 'file')
+      assert.ok(rejected[0]!.errors[0]!.line !== null, 'the syntax error has a line')
+      assert.equal((await request(`${gw.url}/one`)).status, 200)
+    } finally {
+      await gw.close()
+    }
+  })
+
+  test('a new listener that cannot bind rejects the document; nothing changes', async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    const busy = (blocker.address() as net.AddressInfo).port
+    const gw = await startFileGateway(doc('/one'))
+    try {
+      const result = await gw.gateway.reload({
+        listeners: [
+          { name: 'public', address: '127.0.0.1:0' },
+          { name: 'taken', address: `127.0.0.1:${busy}` },
+        ],
+        ...doc('/two'),
+      })
+      assert.equal(result.outcome, 'rejected')
+      assert.match(JSON.stringify(result), /listener taken .*EADDRINUSE/)
+      assert.equal((await request(`${gw.url}/one`)).status, 200, 'old routes still serve')
+      assert.equal((await request(`${gw.url}/two`)).status, 404)
+      assert.deepEqual(
+        gw.gateway.addresses.listeners.map((l) => l.name),
+        ['public'],
+      )
+    } finally {
+      await gw.close()
+      await new Promise<void>((r) => blocker.close(() => r()))
+    }
+  })
+})
