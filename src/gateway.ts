@@ -17,12 +17,15 @@ import { ReloadController, type ReloadResult, type ReloadSource } from './lifecy
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log/logger.ts'
 import { GatewayMetrics } from './metrics/metrics.ts'
 import { createClientErrorHandler } from './proxy/client-error.ts'
+import { sendError, sendRawError } from './proxy/error-response.ts'
+import { newRequestId } from './proxy/forwarded-headers.ts'
 import { createRequestHandler, type ProxyDeps } from './proxy/handle-request.ts'
 import { createUpgradeHandler, type TunnelRegistry } from './proxy/tunnel.ts'
 import { ListenerSet } from './server/listener-set.ts'
 import type { Listener, ListenerHandlers } from './server/listeners.ts'
 import { buildSnapshot } from './snapshot/build.ts'
 import { SnapshotHolder } from './snapshot/holder.ts'
+import type { Snapshot } from './snapshot/snapshot.ts'
 import { UpstreamRegistry } from './upstream/registry.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -112,6 +115,20 @@ export class Gateway {
   /** The version id of the config being served, or null before start. */
   get configVersion(): string | null {
     return this.#holder.current?.version ?? null
+  }
+
+  /**
+   * The snapshot new requests get (null before start), for tests and diagnostics; read-only.
+   * Whoever keeps this reference keeps a retired snapshot (router, config) in memory: hold it
+   * through a `WeakRef`, as test/integration/reload-leak.test.ts does.
+   */
+  get snapshot(): Snapshot | null {
+    return this.#holder.current
+  }
+
+  /** Upstream connection pools alive in the registry, for tests and diagnostics. */
+  get upstreamPoolCount(): number {
+    return this.#registry.poolCount
   }
 
   /** The reload pipeline (history, current document); read-only use. */
@@ -283,6 +300,10 @@ export class Gateway {
       checkContinue: handleExpectContinue,
       upgrade: createUpgradeHandler(deps, proto, tunnels),
       clientError: createClientErrorHandler(this.logger),
+      checkExpectation: (_req, res) =>
+        sendError(res, ErrorCode.EXPECTATION_FAILED, newRequestId(), { close: true }),
+      connect: (_req, socket) =>
+        sendRawError(socket, ErrorCode.METHOD_NOT_SUPPORTED, newRequestId()),
     }
   }
 

@@ -23,6 +23,10 @@ export interface ListenerHandlers {
   readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void
   readonly upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
   readonly clientError: (err: Error & { code?: string }, socket: Socket) => void
+  /** `Expect` other than 100-continue (Node would answer a bare 417 otherwise). */
+  readonly checkExpectation: (req: IncomingMessage, res: ServerResponse) => void
+  /** CONNECT requests (Node would drop the socket silently otherwise). */
+  readonly connect: (req: IncomingMessage, socket: Socket, head: Buffer) => void
 }
 
 export interface ListenerSpec {
@@ -101,6 +105,8 @@ export async function openListener(
   server.on('checkContinue', on.checkContinue)
   server.on('upgrade', on.upgrade)
   server.on('clientError', on.clientError)
+  server.on('checkExpectation', on.checkExpectation)
+  server.on('connect', on.connect)
   await listen(server, spec.address)
   return listener
 }

@@ -3,6 +3,7 @@
  * whether to try another target (Caddy's proxy loop). `split` picks a backend by weight and
  * then forwards the same way.
  */
+import type { Socket } from 'node:net'
 import { ErrorCode, type GatewayError, UpstreamError } from '../../errors.ts'
 import type { HashKey } from '../../config/types.ts'
 import type { Backend, CompiledAction, TargetRef } from '../../snapshot/route-entry.ts'
@@ -72,8 +73,20 @@ export function forward(ex: Exchange, backend: Backend, ctx: ForwardContext): vo
 function sendContinue(ex: Exchange): void {
   if (!ex.expectContinue || ex.continueSent) return
   ex.continueSent = true
-  ex.res.writeContinue()
+  const res = ex.res
+  if (res.socket !== null) {
+    res.writeContinue()
+    return
+  }
+  // A pipelined request's response waits in a queue without a socket, and Node puts a queued
+  // response's head in front of anything buffered, 100 included. So the 100 goes straight to
+  // the socket when it is handed over, before Node flushes the buffered final response.
+  res.once('socket', (socket: Socket) => {
+    if (!socket.destroyed) socket.write(CONTINUE)
+  })
 }
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n'
 
 class ForwardRun {
   readonly #ex: Exchange
