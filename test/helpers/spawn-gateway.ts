@@ -2,7 +2,8 @@
  * Runs the real CLI (`build/src/cli/main.js run -c FILE`) as a child process, so that its memory
  * can be measured alone: the config is written to a temporary JSON file, the bound port is read
  * from the `hitless serving on` log line, and `close()` stops the child by PID (SIGTERM, then
- * SIGKILL if it lingers) and removes the file.
+ * SIGKILL if it lingers) and removes the file. `configPath` lets a test rewrite the file (the CLI
+ * watches it) and `adminUrl` reaches the admin API when the config has one.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
@@ -20,6 +21,10 @@ export interface SpawnedGateway {
   /** `http://127.0.0.1:PORT` of the first listener. */
   readonly url: string
   readonly port: number
+  /** The temporary config file the CLI runs on (removed by `close()`). */
+  readonly configPath: string
+  /** `http://ADDRESS` of the admin listener from the serving line, or null without `admin`. */
+  readonly adminUrl: string | null
   /** Every stdout line parsed as JSON (non-JSON lines are kept as `{ raw }`). */
   readonly logs: Record<string, unknown>[]
   close(): Promise<void>
@@ -28,6 +33,7 @@ export interface SpawnedGateway {
 interface ServingLine {
   readonly msg?: string
   readonly listeners?: readonly { readonly name: string; readonly address: string }[]
+  readonly admin?: string | null
 }
 
 /** Starts the CLI on `config` (listeners default to one on 127.0.0.1:0). */
@@ -75,6 +81,7 @@ export async function spawnGateway(
   }
 
   try {
+    let adminUrl: string | null = null
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`gateway did not start in time; stderr: ${stderr}`)),
@@ -97,11 +104,13 @@ export async function spawnGateway(
         const address = serving.listeners?.[0]?.address
         if (serving.msg?.startsWith('hitless serving on') === true && address !== undefined) {
           clearTimeout(timer)
+          if (typeof serving.admin === 'string') adminUrl = `http://${serving.admin}`
           resolve(Number(address.slice(address.lastIndexOf(':') + 1)))
         }
       })
     })
-    return { pid, child, url: `http://127.0.0.1:${port}`, port, logs, close: stop }
+    const url = `http://127.0.0.1:${port}`
+    return { pid, child, url, port, configPath: file, adminUrl, logs, close: stop }
   } catch (err) {
     await stop()
     throw err
