@@ -10,6 +10,7 @@ import { readFile as fsReadFile, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { ErrorCode, GatewayError } from '../../errors.ts'
 import { ConfigReadError } from '../load.ts'
+import { Debouncer } from './debounce.ts'
 
 /** Default quiet time after the last directory event before the file is read, in ms. */
 export const DEFAULT_DEBOUNCE_MS = 100
@@ -115,14 +116,12 @@ export class ConfigFileWatcher {
   /** The watched file, as given (absolute or relative to the working directory at creation). */
   readonly path: string
   readonly #dir: string
-  readonly #debounceMs: number
   readonly #onChange: ConfigFileWatcherOptions['onChange']
   readonly #onError: (err: GatewayError) => void
   readonly #readFile: (path: string) => Promise<string>
+  readonly #debouncer: Debouncer
   #state: 'new' | 'running' | 'closed' = 'new'
   #watcher: FSWatcher | undefined
-  #timer: NodeJS.Timeout | undefined
-  #burstStartMs = 0
   #checking = false
   #checkAgain = false
   /** The text last delivered (or the starting content); undefined while there is none. */
@@ -131,8 +130,6 @@ export class ConfigFileWatcher {
   #takeBaseline: boolean
   /** The text whose delivery answered `'retry'`, waiting for its recheck. */
   #retryText: string | undefined
-  /** Whether the last delivery was a recheck (then `#delivered` gets no further retry). */
-  #lastWasRecheck = false
   /** Code (or message) of the read failure last reported, so one failure is reported once. */
   #reportedReadError: string | undefined
 
@@ -141,7 +138,11 @@ export class ConfigFileWatcher {
     assert.ok(Number.isFinite(debounceMs) && debounceMs >= 0, 'debounceMs must be a number ≥ 0')
     this.path = path
     this.#dir = dirname(resolve(path))
-    this.#debounceMs = debounceMs
+    this.#debouncer = new Debouncer(
+      () => void this.#check(),
+      debounceMs,
+      MAX_WAIT_DEBOUNCES * debounceMs,
+    )
     this.#onChange = opts.onChange
     this.#onError = opts.onError ?? (() => {})
     this.#readFile = opts.readFile ?? ((p) => fsReadFile(p, 'utf8'))
@@ -173,35 +174,14 @@ export class ConfigFileWatcher {
   /** Stops the watch and every timer; no callback runs after this returns. Idempotent. */
   close(): void {
     this.#state = 'closed'
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#debouncer.cancel()
     this.#watcher?.close()
     this.#watcher = undefined
   }
 
-  /**
-   * Whether answering `'retry'` for `text` would still be honoured: false only when `text` is the
-   * one just delivered as a recheck. Equivalent to `!change.recheck` inside `onChange`, for
-   * consumers that do not pass the change details along.
-   */
-  shouldRetry(text: string): boolean {
-    return !(this.#lastWasRecheck && text === this.#delivered)
-  }
-
   /** Arms (or re-arms) the debounce timer; a burst of events yields one read. */
   #schedule(): void {
-    if (this.#state !== 'running') return
-    const nowMs = performance.now()
-    if (this.#timer === undefined) this.#burstStartMs = nowMs
-    clearTimeout(this.#timer)
-    const leftMs = this.#burstStartMs + MAX_WAIT_DEBOUNCES * this.#debounceMs - nowMs
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined
-        void this.#check()
-      },
-      Math.max(0, Math.min(this.#debounceMs, leftMs)),
-    )
+    if (this.#state === 'running') this.#debouncer.trigger()
   }
 
   /** One read and delivery at a time: a check asked for meanwhile runs after a fresh debounce. */
@@ -241,7 +221,6 @@ export class ConfigFileWatcher {
     if (text === this.#delivered && !recheck) return
     this.#retryText = undefined
     this.#delivered = text
-    this.#lastWasRecheck = recheck
     const answer = await this.#deliver(text, recheck)
     if (answer === 'retry' && !recheck) {
       this.#retryText = text
