@@ -3,9 +3,10 @@
  * "request_id"}`. The message is the code's fixed public text, never user input, never an
  * upstream's words, never a stack trace (SPEC §3).
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { type ErrorCode, publicMessageOf, statusOf } from '../errors.ts'
+import { markClosing } from './request-head.ts'
 
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -54,16 +55,39 @@ export function sendError(
   if (opts.close === true) {
     headers.push('connection', 'close')
     res.shouldKeepAlive = false
+    // Requests already pipelined behind this one must not be forwarded (see request-head.ts).
+    // The request's socket, not res.socket: a queued pipelined response has none assigned yet.
+    markClosing((res.req as IncomingMessage | undefined)?.socket ?? res.socket)
   }
   res.writeHead(statusOf(code), headers)
   res.end(body)
 }
 
 /**
- * Writes a complete error response straight to a socket whose HTTP parser failed (no
- * ServerResponse exists), then closes it: the stream can no longer be trusted.
+ * A server socket with Node's record of the response being written on it (Node's own default
+ * clientError handler reads the same field).
  */
-export function sendRawError(socket: Socket, code: ErrorCode, requestId: string): void {
+type ServerSocket = Socket & { _httpMessage?: ServerResponse | null }
+
+/**
+ * Writes a complete error response straight to a socket that no ServerResponse can serve (its
+ * HTTP parser failed, or it was handed over for an upgrade), then closes it: the stream can no
+ * longer be trusted. The answer waits for the responses already in flight on the socket, so
+ * it comes after them in request order; writing at once would slip it into the middle of an
+ * earlier response and desynchronise the client. `immediate` skips the wait: only for the case
+ * where the in-flight response is the refused request's own and has sent nothing.
+ */
+export function sendRawError(
+  socket: Socket,
+  code: ErrorCode,
+  requestId: string,
+  opts: { readonly immediate?: boolean } = {},
+): void {
+  if (opts.immediate === true) writeRawError(socket, code, requestId)
+  else afterResponses(socket, () => writeRawError(socket, code, requestId))
+}
+
+function writeRawError(socket: Socket, code: ErrorCode, requestId: string): void {
   if (!socket.writable || socket.destroyed) {
     socket.destroy()
     return
@@ -76,4 +100,29 @@ export function sendRawError(socket: Socket, code: ErrorCode, requestId: string)
       `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   )
   socket.destroySoon()
+}
+
+/**
+ * Runs `then` once no response is in flight on `socket` (pipelined ones are written in turn),
+ * or once the one in flight is the response to `turnOf`.
+ */
+export function afterResponses(
+  socket: Socket,
+  then: () => void,
+  turnOf: IncomingMessage | null = null,
+): void {
+  const current = (socket as ServerSocket)._httpMessage ?? null
+  if (current === null || (turnOf !== null && current.req === turnOf)) {
+    then()
+    return
+  }
+  const next = (): void => {
+    current.removeListener('finish', next)
+    current.removeListener('close', next)
+    // Node's own 'finish' listener ran first (it was added when the response was created) and
+    // has already handed the socket to the next queued response, if any.
+    afterResponses(socket, then, turnOf)
+  }
+  current.once('finish', next)
+  current.once('close', next)
 }

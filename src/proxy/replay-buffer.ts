@@ -70,6 +70,10 @@ export class RequestBody {
   stream(): Readable {
     const previous = this.#current
     const stream = new Readable({ read: () => this.#req.resume() })
+    // The attempt may not have attached to the stream yet when the body fails (client gone,
+    // over the limit); an 'error' with no listener would crash the process. The failure is
+    // kept in #failure and reaches the attempt through undici or the forward loop anyway.
+    stream.on('error', () => undefined)
     this.#current = stream
     previous?.destroy()
     if (this.#bytesRead > 0 && !this.replayable) {
