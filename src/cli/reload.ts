@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { request } from 'undici'
+import { formatConfigIssue, type ConfigIssue } from '../errors.ts'
 import type { CliIo } from './run.ts'
 
 export interface ReloadOptions {
@@ -19,12 +20,7 @@ interface Outcome {
   readonly outcome?: string
   readonly version?: string
   readonly previous?: string | null
-  readonly errors?: readonly {
-    path: string
-    line: number | null
-    column: number | null
-    message: string
-  }[]
+  readonly errors?: readonly ConfigIssue[]
 }
 
 /** Runs the command; resolves with the exit code. */
@@ -59,10 +55,7 @@ function report(status: number, answer: Outcome, io: CliIo): number {
   }
   if (answer.outcome === 'rejected') {
     io.err('rejected: the running config keeps serving; errors:')
-    for (const e of answer.errors ?? []) {
-      const where = e.line === null ? '' : ` (${e.line}:${e.column ?? 0})`
-      io.err(`  ${e.path === '' ? '(document)' : e.path}${where}: ${e.message}`)
-    }
+    for (const issue of answer.errors ?? []) io.err(`  ${formatConfigIssue(issue)}`)
     return 1
   }
   io.err(`hitless reload: unexpected answer (HTTP ${status}): ${JSON.stringify(answer)}`)

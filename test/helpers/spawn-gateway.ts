@@ -39,7 +39,12 @@ interface ServingLine {
 /** Starts the CLI on `config` (listeners default to one on 127.0.0.1:0). */
 export async function spawnGateway(
   config: Record<string, unknown>,
-  opts: { timeoutMs?: number; logLevel?: 'debug' | 'info' | 'warn' } = {},
+  opts: {
+    timeoutMs?: number
+    logLevel?: 'debug' | 'info' | 'warn'
+    /** Extra environment variables for the child (added to this process's). */
+    env?: Record<string, string>
+  } = {},
 ): Promise<SpawnedGateway> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hitless-spawn-'))
   const file = path.join(dir, 'config.json')
@@ -48,7 +53,7 @@ export async function spawnGateway(
   const child = spawn(
     process.execPath,
     [CLI, 'run', '-c', file, '--log-level', opts.logLevel ?? 'info'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   )
   const pid = child.pid
   if (pid === undefined) {
