@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { ListenAddress } from '../config/types.ts'
 import { ErrorCode, publicMessageOf, statusOf } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
+import { listenOn } from '../util/listen.ts'
 import type { GatewayMetrics } from '../metrics/metrics.ts'
 
 /** One admin route: answers with a status and a JSON-serialisable body, or raw text. */
@@ -122,14 +123,6 @@ export async function openAdminServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<http.Server> {
   const server = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: 5_000 }, handler)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    const done = (): void => {
-      server.removeListener('error', reject)
-      resolve()
-    }
-    if (address.kind === 'unix') server.listen(address.path, done)
-    else server.listen(address.port, address.host, done)
-  })
+  await listenOn(server, address)
   return server
 }

@@ -6,9 +6,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
-import { unlink } from 'node:fs/promises'
 import type { ListenAddress } from '../config/types.ts'
 import { ConnectionTracker } from './connection-tracker.ts'
+import { listenOn } from '../util/listen.ts'
 
 export interface ListenerLimits {
   readonly maxHeaderBytes: number
@@ -107,23 +107,6 @@ export async function openListener(
   server.on('clientError', on.clientError)
   server.on('checkExpectation', on.checkExpectation)
   server.on('connect', on.connect)
-  await listen(server, spec.address)
+  await listenOn(server, spec.address)
   return listener
-}
-
-async function listen(server: http.Server, address: ListenAddress): Promise<void> {
-  if (address.kind === 'unix') {
-    // A stale socket file from a previous run would make listen() fail with EADDRINUSE.
-    await unlink(address.path).catch(() => undefined)
-  }
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err)
-    server.once('error', onError)
-    const done = (): void => {
-      server.removeListener('error', onError)
-      resolve()
-    }
-    if (address.kind === 'unix') server.listen(address.path, done)
-    else server.listen(address.port, address.host, done)
-  })
 }
