@@ -1,10 +1,9 @@
 /**
- * `${VAR}` and `${VAR:-default}` in string values, applied to the parsed tree so that a value
- * can never inject YAML structure and every position stays where it was. The environment is
+ * `${VAR}` and `${VAR:-default}` in string values, applied to the parsed value (after YAML or
+ * JSON parsing) so that a value can never inject structure and every position stays where it was. The environment is
  * passed in: nothing in config/ reads process.env.
  */
-import type { Document } from 'yaml'
-import { isMap, isScalar, isSeq, parseDocument } from 'yaml'
+import { isScalar, parseDocument } from 'yaml'
 import type { ConfigIssue } from '../errors.ts'
 import type { ConfigPath, PathKey } from './config-path.ts'
 import { formatConfigPath } from './config-path.ts'
@@ -115,40 +114,46 @@ export function interpolate(
   env: Env,
   opts: InterpolateOptions = {},
 ): InterpolationResult {
-  const tree = document.tree.clone()
   const issues: ConfigIssue[] = []
   const failedPaths: ConfigPath[] = []
   const expectsString = opts.expectsString ?? (() => false)
-  const visit = (node: unknown, path: PathKey[]): void => {
-    if (isMap(node)) {
-      for (const pair of node.items) visit(pair.value, [...path, keyOf(pair.key)])
-    } else if (isSeq(node)) {
-      node.items.forEach((item, i) => visit(item, [...path, i]))
-    } else if (isScalar(node) && typeof node.value === 'string') {
-      const result = expandString(node.value, env)
-      if (result.ok) {
-        node.value = result.whole && !expectsString(path) ? retype(result.value) : result.value
-      } else {
-        const where = document.positionOf(path)
-        issues.push({
-          path: formatConfigPath(path),
-          line: where?.line ?? null,
-          column: where?.column ?? null,
-          message: result.message,
-        })
-        failedPaths.push(path)
-      }
+  // Copy on write over the plain value: untouched subtrees are returned as they are, so a
+  // document without any `${…}` costs one walk and no allocation.
+  const visit = (node: unknown, path: PathKey[]): unknown => {
+    if (typeof node === 'string') {
+      if (!node.includes('$')) return node
+      const result = expandString(node, env)
+      if (result.ok)
+        return result.whole && !expectsString(path) ? retype(result.value) : result.value
+      const where = document.positionOf(path)
+      issues.push({
+        path: formatConfigPath(path),
+        line: where?.line ?? null,
+        column: where?.column ?? null,
+        message: result.message,
+      })
+      failedPaths.push(path)
+      return node
     }
+    if (Array.isArray(node)) {
+      const items = node as unknown[]
+      let out: unknown[] | null = null
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
+        const next = visit(item, [...path, i])
+        if (next !== item) (out ??= [...items])[i] = next
+      }
+      return out ?? items
+    }
+    if (node !== null && typeof node === 'object') {
+      let out: Record<string, unknown> | null = null
+      for (const [key, item] of Object.entries(node)) {
+        const next = visit(item, [...path, key])
+        if (next !== item) (out ??= { ...(node as Record<string, unknown>) })[key] = next
+      }
+      return out ?? node
+    }
+    return node
   }
-  visit(tree.contents, [])
-  return { value: toValue(tree), issues, failedPaths }
-}
-
-function keyOf(key: unknown): string {
-  return isScalar(key) ? String(key.value) : String(key)
-}
-
-function toValue(tree: Document): unknown {
-  // Same bound as parse.ts, which has already rejected anything that would exceed it.
-  return tree.toJS({ maxAliasCount: 100 })
+  return { value: visit(document.value, []), issues, failedPaths }
 }

@@ -14,6 +14,7 @@ export interface JsonSyntaxError {
 interface Cursor {
   readonly text: string
   pos: number
+  readonly duplicateKeys: boolean
 }
 
 class JsonFail extends Error {
@@ -24,9 +25,16 @@ class JsonFail extends Error {
   }
 }
 
-/** The first syntax error of `text` as JSON (RFC 8259), or null when it is valid JSON. */
-export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
-  const cur: Cursor = { text, pos: 0 }
+/**
+ * The first syntax error of `text` as JSON (RFC 8259), or null when it is valid JSON. With
+ * `duplicateKeys`, an object key repeated in the same object also counts as an error (JSON.parse
+ * would silently keep the last one).
+ */
+export function findJsonSyntaxError(
+  text: string,
+  opts: { readonly duplicateKeys?: boolean } = {},
+): JsonSyntaxError | null {
+  const cur: Cursor = { text, pos: 0, duplicateKeys: opts.duplicateKeys === true }
   try {
     skipSpace(cur)
     readValue(cur)
@@ -52,7 +60,10 @@ function unexpected(cur: Cursor, expected: string): JsonFail {
 
 function readValue(cur: Cursor): void {
   const ch = cur.text[cur.pos]
-  if (ch === '{') return readContainer(cur, '}', readMember)
+  if (ch === '{') {
+    const keys = cur.duplicateKeys ? new Set<string>() : null
+    return readContainer(cur, '}', (c) => readMember(c, keys))
+  }
   if (ch === '[') return readContainer(cur, ']', readValue)
   if (ch === '"') return readString(cur)
   if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return readNumber(cur)
@@ -87,9 +98,17 @@ function readContainer(cur: Cursor, close: string, readItem: (cur: Cursor) => vo
   }
 }
 
-function readMember(cur: Cursor): void {
+function readMember(cur: Cursor, keys: Set<string> | null): void {
   if (cur.text[cur.pos] !== '"') throw unexpected(cur, 'a double-quoted key')
+  const start = cur.pos
   readString(cur)
+  if (keys !== null) {
+    const raw = cur.text.slice(start, cur.pos)
+    // Escapes can spell one key two ways ("a" and "\u0061"): compare decoded keys then.
+    const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)
+    if (keys.has(key)) throw new JsonFail(start, `duplicate key ${raw}`)
+    keys.add(key)
+  }
   skipSpace(cur)
   if (cur.text[cur.pos] !== ':') throw unexpected(cur, '":"')
   cur.pos++

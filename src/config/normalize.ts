@@ -37,8 +37,14 @@ function ms(duration: string): number {
   return expectValid(parseDuration(duration), 'duration')
 }
 
+/**
+ * A user-keyed map with lower-case keys in sorted order. Every other object of the normalised
+ * config is built here with a fixed key order, so with these sorted too the config's plain
+ * JSON is canonical and `versionOf` can hash JSON.stringify's output directly.
+ */
 function lowerKeys(map: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(map ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
+  const entries = Object.entries(map ?? {}).map(([k, v]): [string, string] => [k.toLowerCase(), v])
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
 /** Builds the normalised config from a validated document. */

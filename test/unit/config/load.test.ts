@@ -37,12 +37,11 @@ describe('loadConfig', () => {
       routes: [{ match: { prefix: '/api' }, upstream: 'api' }],
     })
   })
-  test('config and document are deeply frozen', () => {
-    const { config, document } = loadConfig(TEXT, { source: 'inline.yaml', env: { API_HOST: 'h' } })
+  test('the config (what the data plane reads) is deeply frozen', () => {
+    const { config } = loadConfig(TEXT, { source: 'inline.yaml', env: { API_HOST: 'h' } })
     assert.ok(Object.isFrozen(config))
     assert.ok(Object.isFrozen(config.upstreams[0]?.targets[0]))
     assert.ok(Object.isFrozen(config.routes[0]?.match))
-    assert.ok(Object.isFrozen((document as { routes: unknown[] }).routes[0]))
   })
   test('reports interpolation and validation issues together, in document order', () => {
     const text = 'listeners:\n  - address: ${ADDR}\n    nam: x\nrouts: []\n'
