@@ -4,7 +4,6 @@
 //
 //   node bench/run.js [--rounds 3] [--duration 5] [--warmup 1] [--only a,b] [--scenarios x,y]
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -19,8 +18,8 @@ import {
   readSelfAndChildrenTicks,
   readTreeCpuTicks,
 } from './lib/proc-cpu.js'
-import { killAllSync, pinning, stopAll } from './lib/procs.js'
-import { machineInfo, renderSection, writeSection } from './lib/results-md.js'
+import { pinning, runWithCleanup } from './lib/procs.js'
+import { commandLine, machineInfo, renderSection, writeSection } from './lib/results-md.js'
 import { EXTRA_HEADERS, SCENARIOS, selectScenarios } from './lib/scenarios.js'
 import { ensureDeps, ensureTools } from './lib/setup.js'
 import { renderTable, summarise } from './lib/table.js'
@@ -85,15 +84,6 @@ function options() {
     writeResultsMd: !values['no-results-md'],
     keepTmp: values['keep-tmp'],
   }
-}
-
-/** The command line as typed, for the report. */
-function commandLine() {
-  const args = process.argv.slice(2).map((a) => (/[\s'"]/.test(a) ? `'${a}'` : a))
-  if (process.env.npm_lifecycle_event === 'bench') {
-    return `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
-  }
-  return ['node', path.relative(process.cwd(), process.argv[1]) || 'run.js', ...args].join(' ')
 }
 
 /** Starts one candidate and checks it; returns Running (+ warnings) or { failed }. */
@@ -242,7 +232,7 @@ async function main(opts, tmpDir) {
   ensureTools(log)
   ensureDeps(BENCH_DIR, log)
   const machine = machineInfo()
-  const command = commandLine()
+  const command = commandLine('bench')
   const { pin, settings, samples, rows, hitless } = await bench(opts, tmpDir)
   const table = renderTable(rows)
   process.stdout.write(`${table}\n`)
@@ -301,26 +291,5 @@ try {
 if (opts?.help) {
   console.log(USAGE)
 } else if (opts) {
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hitless-bench-'))
-  let keep = opts.keepTmp
-  let cleaning
-  const cleanup = () =>
-    (cleaning ??= stopAll().finally(() => {
-      if (keep) log(`temp dir kept: ${tmpDir}`)
-      else fs.rmSync(tmpDir, { recursive: true, force: true })
-    }))
-  const onSignal = (sig, code) =>
-    process.on(sig, () => {
-      log(`${sig}: stopping every child process`)
-      cleanup().finally(() => process.exit(code))
-    })
-  onSignal('SIGINT', 130)
-  onSignal('SIGTERM', 143)
-  process.on('exit', killAllSync)
-  main(opts, tmpDir).then(cleanup, async (err) => {
-    log(`FAILED: ${err.stack ?? err}`)
-    keep = true
-    await cleanup()
-    process.exitCode = 1
-  })
+  runWithCleanup((tmpDir) => main(opts, tmpDir), { keepTmp: opts.keepTmp, log })
 }

@@ -59,7 +59,7 @@ const direct = {
 const HITLESS_PREFIX = '/b'
 
 /** dist/cli/main.js of this repository, or BENCH_HITLESS_CLI (another build, e.g. a branch's). */
-function hitlessMain(ctx) {
+export function hitlessMain(ctx) {
   const override = process.env.BENCH_HITLESS_CLI
   return override ? path.resolve(override) : path.join(ctx.repoDir, 'dist', 'cli', 'main.js')
 }
@@ -76,6 +76,37 @@ export function hitlessBuild(ctx) {
     commit: git('rev-parse', '--short', 'HEAD') || null,
     // Uncommitted changes under src/ may or may not be in the build: the report says so.
     srcDirty: Boolean(git('status', '--porcelain', '--', 'src')),
+  }
+}
+
+/**
+ * Starts `hitless run -c file` (dist/cli/main.js or BENCH_HITLESS_CLI) pinned to ctx.core and
+ * waits until `port` accepts. stdout ('ignore' or 'pipe') carries pino's logs; stderr goes to
+ * tmpDir/<name>.stderr.log; nodeArgs go before the script (e.g. --cpu-prof). On failure the
+ * child is stopped and the error says what `hitless validate` thinks of the config.
+ */
+export async function startHitlessCli(ctx, opts) {
+  const { file, port, env = {}, stdout = 'ignore', logLevel = 'info', nodeArgs = [] } = opts
+  const name = opts.name ?? 'hitless'
+  const errFile = path.join(ctx.tmpDir, `${name}.stderr.log`)
+  const main = hitlessMain(ctx)
+  const child = start(
+    process.execPath,
+    [...nodeArgs, main, 'run', '-c', file, '--log-level', logLevel],
+    { core: ctx.core, env, stdout, errFile, cwd: ctx.repoDir },
+  )
+  try {
+    await waitForAccept(port, { child, timeoutMs: opts.timeoutMs ?? 20_000 })
+    return child
+  } catch (err) {
+    await stop(child)
+    // Its logs may have gone to /dev/null: ask `hitless validate` what it thinks of the config.
+    const v = await run(process.execPath, [main, 'validate', '-c', file], {
+      env,
+      timeoutMs: 10_000,
+    })
+    const why = `${v.out}${v.err}`.trim().split('\n').slice(-15).join('\n')
+    throw new Error(`${name} did not start: ${err.message}\n${tail(errFile)}\nvalidate: ${why}`)
   }
 }
 
@@ -98,29 +129,9 @@ const hitless = {
       file,
       template.replace(/\$\{(ORIGIN_PORT|HITLESS_PORT)\}/g, (_, k) => env[k]),
     )
-    const errFile = path.join(ctx.tmpDir, 'hitless.stderr.log')
-    const main = hitlessMain(ctx)
     // stdout carries pino's logs, one access-log line per request at info: sent to /dev/null.
-    const child = start(process.execPath, [main, 'run', '-c', file, '--log-level', 'info'], {
-      core: ctx.core,
-      env,
-      stdout: 'ignore',
-      errFile,
-      cwd: ctx.repoDir,
-    })
-    try {
-      await waitForAccept(port, { child, timeoutMs: 20_000 })
-      return { pid: child.pid, port, pathPrefix: HITLESS_PREFIX, stop: () => stop(child) }
-    } catch (err) {
-      await stop(child)
-      // Its logs went to /dev/null: ask `hitless validate` what it thinks of the config.
-      const v = await run(process.execPath, [main, 'validate', '-c', file], {
-        env,
-        timeoutMs: 10_000,
-      })
-      const why = `${v.out}${v.err}`.trim().split('\n').slice(-15).join('\n')
-      throw new Error(`hitless did not start: ${err.message}\n${tail(errFile)}\nvalidate: ${why}`)
-    }
+    const child = await startHitlessCli(ctx, { file, port, env })
+    return { pid: child.pid, port, pathPrefix: HITLESS_PREFIX, stop: () => stop(child) }
   },
 }
 

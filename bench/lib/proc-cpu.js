@@ -86,3 +86,24 @@ export function readSelfAndChildrenTicks() {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return [14, 15, 16, 17].reduce((sum, n) => sum + Number(f[n - 3]), 0)
 }
+
+/**
+ * Starts measuring the CPU used on this machine by processes outside the benchmark: machine busy
+ * time minus this process (and its reaped children, e.g. wrk) minus `pids` and their
+ * descendants. The returned function gives the cores used so far; call it before any of `pids`
+ * exits (their ticks would then move to this process's children and count twice).
+ */
+export function startOtherLoadMeter(pids) {
+  const read = () => ({
+    at: performance.now(),
+    machine: readMachineBusyTicks(),
+    self: readSelfAndChildrenTicks(),
+    ours: pids.reduce((sum, pid) => sum + (readTreeCpuTicks(pid) ?? 0), 0),
+  })
+  const t0 = read()
+  return () => {
+    const t1 = read()
+    const other = t1.machine - t0.machine - (t1.self - t0.self) - (t1.ours - t0.ours)
+    return Math.max(0, other / clockTicks() / ((t1.at - t0.at) / 1000))
+  }
+}

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
+import path from 'node:path'
 
 /** @type {Map<number, import('node:child_process').ChildProcess>} */
 const live = new Map()
@@ -153,4 +154,34 @@ export function tail(file, lines = 15) {
   } catch {
     return ''
   }
+}
+
+/**
+ * A benchmark's entry: runs `main(tmpDir)` in a fresh temp dir. On SIGINT/SIGTERM, on failure
+ * and at the end every child still alive is stopped by PID (SIGKILL from process.on('exit') as a
+ * last resort); the temp dir is removed, or kept with keepTmp and after a failure.
+ */
+export function runWithCleanup(main, { keepTmp = false, log, prefix = 'hitless-bench-' }) {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  let keep = keepTmp
+  let cleaning
+  const cleanup = () =>
+    (cleaning ??= stopAll().finally(() => {
+      if (keep) log(`temp dir kept: ${tmpDir}`)
+      else fs.rmSync(tmpDir, { recursive: true, force: true })
+    }))
+  const onSignal = (sig, code) =>
+    process.on(sig, () => {
+      log(`${sig}: stopping every child process`)
+      cleanup().finally(() => process.exit(code))
+    })
+  onSignal('SIGINT', 130)
+  onSignal('SIGTERM', 143)
+  process.on('exit', killAllSync)
+  main(tmpDir).then(cleanup, async (err) => {
+    log(`FAILED: ${err.stack ?? err}`)
+    keep = true
+    await cleanup()
+    process.exitCode = 1
+  })
 }

@@ -1,8 +1,10 @@
-// bench/RESULTS.md: this benchmark owns one `## ` section and replaces only that one, so other
-// benchmarks can keep their own sections in the same file. Also the machine description.
+// bench/RESULTS.md: each benchmark owns one `## ` section and replaces only that one, so other
+// benchmarks keep their own sections in the same file (run.js: "Proxy throughput", reload.js:
+// "Hot reload"). Also the machine description.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { nginxVersion } from './nginx.js'
 import { wrkVersion } from './wrk.js'
 
@@ -22,6 +24,23 @@ export function machineInfo() {
   }
 }
 
+/** The command line as typed (`npm run <npmScript> -- …` when npm ran it), for the report. */
+export function commandLine(npmScript) {
+  const args = process.argv.slice(2).map((a) => (/[\s'"]/.test(a) ? `'${a}'` : a))
+  if (process.env.npm_lifecycle_event === npmScript) {
+    return `npm run ${npmScript}${args.length ? ` -- ${args.join(' ')}` : ''}`
+  }
+  return ['node', path.relative(process.cwd(), process.argv[1]) || 'run.js', ...args].join(' ')
+}
+
+/** "2 cores (`nproc`), CPU, Linux …; Node …, nginx/…, wrk …" for a report's Machine line. */
+export function machineLine(machine) {
+  return (
+    `${machine.nproc} cores (\`nproc\`), ${machine.cpuModel}, Linux ${machine.kernel}; ` +
+    `Node ${machine.node}, ${machine.nginx}, ${machine.wrk}`
+  )
+}
+
 /** The body of our section (heading included). */
 export function renderSection({ machine, command, settings, pin, hitless, table, notes }) {
   const build = hitless
@@ -35,8 +54,7 @@ export function renderSection({ machine, command, settings, pin, hitless, table,
     SECTION_HEADING,
     '',
     `- Date: ${machine.date}`,
-    `- Machine: ${machine.nproc} cores (\`nproc\`), ${machine.cpuModel}, Linux ${machine.kernel}; ` +
-      `Node ${machine.node}, ${machine.nginx}, ${machine.wrk}`,
+    `- Machine: ${machineLine(machine)}`,
     `- Command: \`${command}\``,
     build,
     `- Settings: ${settings.rounds} interleaved round(s) × ${settings.durationS} s per cell, ` +
@@ -55,11 +73,14 @@ export function renderSection({ machine, command, settings, pin, hitless, table,
   ].join('\n')
 }
 
-/** Replaces our section in RESULTS.md (or appends it), leaving every other section as it was. */
-export async function writeSection(file, section) {
+/**
+ * Replaces the section under `heading` in RESULTS.md (or appends it), leaving every other
+ * section as it was. `section` starts with that heading.
+ */
+export async function writeSection(file, section, heading = SECTION_HEADING) {
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n'
   const lines = old.split('\n')
-  const start = lines.findIndex((l) => l.trim() === SECTION_HEADING)
+  const start = lines.findIndex((l) => l.trim() === heading)
   let next
   if (start === -1) {
     next = `${old.trimEnd()}\n\n${section}`

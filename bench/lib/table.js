@@ -2,7 +2,7 @@
 // paired per round), and from rows to an aligned Markdown table (the layout Prettier keeps).
 import { errorCount } from './wrk.js'
 
-function median(values) {
+export function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
   if (v.length === 0) return null
   const mid = v.length >> 1
@@ -110,19 +110,31 @@ const COLUMNS = [
 
 /** The Markdown table, cells padded so that Prettier leaves it as it is. */
 export function renderTable(rows) {
-  const cells = rows.map((r) => COLUMNS.map(([, , get]) => String(get(r)).replace(/\|/g, '\\|')))
-  const widths = COLUMNS.map(([head], i) =>
+  const cells = rows.map((r) => COLUMNS.map(([, , get]) => String(get(r))))
+  return alignedTable(
+    COLUMNS.map(([head, align]) => [head, align]),
+    cells,
+  )
+}
+
+/**
+ * A Markdown table from `columns` ([heading, 'left' | 'right']) and rows of cell texts, padded
+ * the way Prettier pads (so `prettier --check` accepts it as printed); `|` in a cell is escaped.
+ */
+export function alignedTable(columns, rows) {
+  const cells = rows.map((r) => r.map((c) => String(c).replace(/\|/g, '\\|')))
+  const widths = columns.map(([head], i) =>
     Math.max(3, head.length, ...cells.map((c) => [...c[i]].length)),
   )
   const pad = (text, i) => {
     const fill = ' '.repeat(widths[i] - [...text].length)
-    return COLUMNS[i][1] === 'right' ? fill + text : text + fill
+    return columns[i][1] === 'right' ? fill + text : text + fill
   }
   const line = (texts) => `| ${texts.map(pad).join(' | ')} |`
-  const rule = COLUMNS.map(([, align], i) =>
+  const rule = columns.map(([, align], i) =>
     align === 'right' ? `${'-'.repeat(widths[i] - 1)}:` : '-'.repeat(widths[i]),
   )
-  return [line(COLUMNS.map(([head]) => head)), `| ${rule.join(' | ')} |`, ...cells.map(line)].join(
+  return [line(columns.map(([head]) => head)), `| ${rule.join(' | ')} |`, ...cells.map(line)].join(
     '\n',
   )
 }
