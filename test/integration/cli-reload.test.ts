@@ -4,34 +4,14 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { runCli } from '../helpers/run-cli.ts'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.ts'
 import { request } from '../helpers/http-client.ts'
 import { waitFor } from '../helpers/wait-for.ts'
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
-
-async function hitless(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { timeout: 15_000, env: { ...process.env, ...env } },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
 
 describe('hitless reload', () => {
   let up: FakeUpstream
@@ -59,13 +39,13 @@ describe('hitless reload', () => {
   test('through the admin API: unchanged, applied, then rejected with the errors', async () => {
     const admin = ['reload', '--admin', gw.adminUrl!, '--token-env', 'CLI_TEST_TOKEN']
     const env = { CLI_TEST_TOKEN: 'tok' }
-    const same = await hitless(admin, env)
+    const same = await runCli(admin, env)
     assert.equal(same.code, 0, same.stderr)
     assert.match(same.stdout, /^unchanged: version [0-9a-f]{12}/)
 
     await writeFile(gw.configPath, JSON.stringify(doc('/two')))
     // The watcher may apply the file before the command does; both outcomes mean "serving it".
-    const applied = await hitless(admin, env)
+    const applied = await runCli(admin, env)
     assert.equal(applied.code, 0, applied.stderr)
     assert.match(applied.stdout, /^(applied|unchanged): version/)
     assert.equal((await request(`${gw.url}/two`)).status, 200)
@@ -74,7 +54,7 @@ describe('hitless reload', () => {
       gw.configPath,
       JSON.stringify({ ...doc('/three'), defaults: { drain_timout: '1s' } }),
     )
-    const rejected = await hitless(admin, env)
+    const rejected = await runCli(admin, env)
     assert.equal(rejected.code, 1)
     assert.match(rejected.stderr, /rejected: the running config keeps serving/)
     assert.match(
@@ -85,7 +65,7 @@ describe('hitless reload', () => {
   })
 
   test('without the token the admin API refuses and the command says so', async () => {
-    const out = await hitless(['reload', '--admin', gw.adminUrl!, '--token-env', 'NO_SUCH_VAR'])
+    const out = await runCli(['reload', '--admin', gw.adminUrl!, '--token-env', 'NO_SUCH_VAR'])
     assert.equal(out.code, 1)
     assert.match(out.stderr, /HTTP 401/)
   })
@@ -94,7 +74,7 @@ describe('hitless reload', () => {
     await writeFile(gw.configPath, JSON.stringify(doc('/four')))
     const pidFile = path.join(dir, 'hitless.pid')
     await writeFile(pidFile, `${gw.pid}\n`)
-    const out = await hitless(['reload', '--pid-file', pidFile])
+    const out = await runCli(['reload', '--pid-file', pidFile])
     assert.equal(out.code, 0, out.stderr)
     assert.match(out.stdout, new RegExp(`sent SIGHUP to ${gw.pid}`))
     await waitFor(async () => (await request(`${gw.url}/four`)).status === 200, {
@@ -107,16 +87,16 @@ describe('hitless reload', () => {
   })
 
   test('an unreadable pid file or an unreachable admin API is a clear error', async () => {
-    const missing = await hitless(['reload', '--pid-file', path.join(dir, 'nope.pid')])
+    const missing = await runCli(['reload', '--pid-file', path.join(dir, 'nope.pid')])
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /cannot read/)
     const garbage = path.join(dir, 'garbage.pid')
     await writeFile(garbage, 'not a pid')
     assert.match(
-      (await hitless(['reload', '--pid-file', garbage])).stderr,
+      (await runCli(['reload', '--pid-file', garbage])).stderr,
       /does not hold a process id/,
     )
-    const down = await hitless(['reload', '--admin', 'http://127.0.0.1:1'])
+    const down = await runCli(['reload', '--admin', 'http://127.0.0.1:1'])
     assert.equal(down.code, 1)
     assert.match(down.stderr, /cannot reach the admin API/)
   })

@@ -4,29 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import net, { type AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
-
-interface Outcome {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-async function hitless(args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 15_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+import { runCli } from '../helpers/run-cli.ts'
 
 const VALID = `listeners:
   - name: public
@@ -64,7 +46,7 @@ describe('hitless CLI', () => {
   })
 
   test('validate: exit 0 and a one-line summary for a valid file', async () => {
-    const out = await hitless(['validate', '-c', path.join(dir, 'valid.yaml')])
+    const out = await runCli(['validate', '-c', path.join(dir, 'valid.yaml')])
     assert.equal(out.code, 0, out.stderr)
     const lines = out.stdout.trim().split('\n')
     assert.equal(lines.length, 1)
@@ -75,21 +57,21 @@ describe('hitless CLI', () => {
   })
 
   test('validate: exit 1 and every error with its place, no stack trace', async () => {
-    const out = await hitless(['validate', '-c', path.join(dir, 'invalid.yaml')])
+    const out = await runCli(['validate', '-c', path.join(dir, 'invalid.yaml')])
     assert.equal(out.code, 1)
     assert.match(out.stderr, /invalid\.yaml:3:5: listeners\[0\]\.adress: .*did you mean "address"/)
     assert.doesNotMatch(out.stderr, /\n\s+at /, 'no stack trace')
   })
 
   test('validate: a missing file is a clear error', async () => {
-    const out = await hitless(['validate', '-c', path.join(dir, 'nope.yaml')])
+    const out = await runCli(['validate', '-c', path.join(dir, 'nope.yaml')])
     assert.equal(out.code, 1)
     assert.match(out.stderr, /nope\.yaml/)
     assert.doesNotMatch(out.stderr, /\n\s+at /)
   })
 
   test('run: an invalid config exits 1 listing the errors', async () => {
-    const out = await hitless(['run', '-c', path.join(dir, 'invalid.yaml')])
+    const out = await runCli(['run', '-c', path.join(dir, 'invalid.yaml')])
     assert.equal(out.code, 1)
     assert.match(out.stderr, /the config is invalid/)
     assert.match(out.stderr, /listeners\[0\]\.adress/)
@@ -103,7 +85,7 @@ describe('hitless CLI', () => {
     try {
       const file = path.join(dir, 'busy.yaml')
       await writeFile(file, VALID.replace('127.0.0.1:0', `127.0.0.1:${port}`))
-      const out = await hitless(['run', '-c', file])
+      const out = await runCli(['run', '-c', file])
       assert.equal(out.code, 1)
       assert.match(out.stderr, /HITLESS_ERR_LISTEN_FAILED.*listener public.*EADDRINUSE/)
       assert.doesNotMatch(out.stderr, /\n\s+at /)
@@ -113,10 +95,10 @@ describe('hitless CLI', () => {
   })
 
   test('usage: --help exits 0, an unknown command or flag exits 2', async () => {
-    assert.equal((await hitless(['--help'])).code, 0)
-    const unknown = await hitless(['frobnicate'])
+    assert.equal((await runCli(['--help'])).code, 0)
+    const unknown = await runCli(['frobnicate'])
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command "frobnicate"/)
-    assert.equal((await hitless(['run', '--nope'])).code, 2)
+    assert.equal((await runCli(['run', '--nope'])).code, 2)
   })
 })

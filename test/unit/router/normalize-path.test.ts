@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { normalizePath } from '../../../src/router/normalize-path.ts'
+import { createSeededRandom } from '../../helpers/seeded-random.ts'
 
 type Expected = null | { path: string; query?: string; authority?: string }
 
@@ -123,7 +124,7 @@ void describe('normalizePath', () => {
   })
 
   void test('is idempotent and leaves no dot segment, on 5,000 generated targets', () => {
-    const random = mulberry32(0x5eed)
+    const random = createSeededRandom(0x5eed)
     const pieces = ['a', 'b', '.', '..', '%2e', '%2E%2e', '', '%7e', '%2f', '.x', '%41']
     for (let n = 0; n < 5000; n++) {
       let target = ''
@@ -143,15 +144,3 @@ void describe('normalizePath', () => {
     }
   })
 })
-
-/** Seeded PRNG (mulberry32): deterministic inputs, so a failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import type { RouteMatch } from '../../../src/config/types.ts'
 import { createRouter } from '../../../src/router/router.ts'
 import type { RequestView, RouteSpec } from '../../../src/router/router.ts'
+import { createSeededRandom } from '../../helpers/seeded-random.ts'
 
 const SEGMENTS = ['a', 'b', 'ab', 'api', 'v1', '']
 const REGEXES = ['^/a', 'b$', '^/api/', '/v1(/|$)', '^/$', 'a.*b', '^/[ab]+$', '//']
@@ -24,18 +25,6 @@ const REQUEST_HEADERS: RequestView['headers'][] = [
   { 'x-t': '1', 'x-u': 'y' },
   { 'x-t': '1, 2' },
 ]
-
-/** Seeded PRNG (mulberry32): the same seed gives the same cases, so a failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function createGenerator(random: () => number) {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T
@@ -114,7 +103,7 @@ function referenceLookup<T>(specs: readonly RouteSpec<T>[], req: RequestView): T
 
 void describe('createRouter', () => {
   void test('agrees with a naive reference on 6,000 random lookups over 300 route sets', () => {
-    const gen = createGenerator(mulberry32(20240601))
+    const gen = createGenerator(createSeededRandom(20240601))
     let compared = 0
     let matched = 0
     for (let set = 0; set < 300; set++) {
