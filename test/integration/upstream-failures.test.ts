@@ -7,10 +7,11 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
+import { spawn } from 'node:child_process'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { startGateway } from '../helpers/start-gateway.ts'
 import { request } from '../helpers/http-client.ts'
-import { waitFor } from '../helpers/wait-for.ts'
+import { onceWithin, waitFor } from '../helpers/wait-for.ts'
 
 /** A port with nothing listening on it (bound, then closed). */
 async function deadPort(): Promise<number> {
@@ -39,6 +40,30 @@ async function resettingServer(): Promise<{
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     hits: () => hits,
     close: () => new Promise<void>((r) => server.close(() => r())),
+  }
+}
+
+/**
+ * A target whose TCP connect never completes: a real listener (python3, which can listen
+ * without ever accepting) with a backlog of 0, its accept queue filled by connections that are
+ * never accepted, so the kernel drops further SYNs and a connect hangs until its timeout.
+ */
+async function blackholeTarget(): Promise<{ url: string; close(): void }> {
+  const script =
+    'import socket,sys\n' +
+    "s=socket.socket();s.bind(('127.0.0.1',0));s.listen(0)\n" +
+    'print(s.getsockname()[1],flush=True);sys.stdin.read()\n'
+  const py = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'ignore'] })
+  const [data] = await onceWithin<[Buffer]>(py.stdout, 'data')
+  const port = Number(String(data).trim())
+  const fillers = [0, 1, 2].map(() => net.connect(port, '127.0.0.1').on('error', () => undefined))
+  await onceWithin(fillers[0]!, 'connect')
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const f of fillers) f.destroy()
+      py.kill()
+    },
   }
 }
 
@@ -78,6 +103,39 @@ describe('upstream failures', () => {
       }
     } finally {
       await g.close()
+    }
+  })
+
+  test('a connect timeout → 504, and another target is tried (nothing was sent)', async () => {
+    const hole = await blackholeTarget()
+    const g = await startGateway({
+      upstreams: {
+        alone: { targets: [{ url: hole.url }], timeouts: { connect: '150ms' } },
+        pair: {
+          balancer: 'round-robin',
+          targets: [{ url: hole.url }, { url: good.url }],
+          timeouts: { connect: '150ms' },
+        },
+      },
+      routes: [
+        { match: { prefix: '/alone' }, upstream: 'alone', retries: { attempts: 0 } },
+        { match: { prefix: '/pair' }, upstream: 'pair' },
+      ],
+    })
+    try {
+      const started = Date.now()
+      const timedOut = await request(`${g.url}/alone`)
+      assert.equal(timedOut.status, 504)
+      assert.equal(timedOut.json().error, 'upstream timed out')
+      assert.ok(Date.now() - started < 3000, 'bounded by the connect timeout')
+      // A POST too: a connect failure means nothing reached the target, so retrying is safe.
+      for (let i = 0; i < 2; i++) {
+        const res = await request(`${g.url}/pair/${i}`, { method: 'POST', body: 'x' })
+        assert.equal(res.status, 200)
+      }
+    } finally {
+      await g.close()
+      hole.close()
     }
   })
 
