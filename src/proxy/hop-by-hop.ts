@@ -22,7 +22,10 @@ const PLAIN_TOKENS: ReadonlySet<string> = new Set(['close', 'keep-alive', 'upgra
  * are none (the common case, so the caller can skip a second pass).
  */
 export function connectionNamedHeaders(value: string | undefined): Set<string> | null {
-  if (value === undefined) return null
+  // hot path: almost every client sends nothing, `keep-alive` or `close`; no split for those
+  if (value === undefined || PLAIN_TOKENS.has(value) || PLAIN_TOKENS.has(value.toLowerCase())) {
+    return null
+  }
   let names: Set<string> | null = null
   for (const raw of value.split(',')) {
     const token = raw.trim().toLowerCase()
