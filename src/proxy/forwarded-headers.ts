@@ -38,8 +38,9 @@ export interface ForwardInput {
 /** The flat header list for the upstream request. */
 export function buildUpstreamHeaders(input: ForwardInput): string[] {
   const { rawHeaders, head, ops } = input
-  const out: string[] = ['host', input.hostHeader]
   const removed = ops?.remove
+  // A route that sets (or removes) Host itself decides it; otherwise it is preserved.
+  const out: string[] = removed?.has('host') === true ? [] : ['host', input.hostHeader]
   // Names the client listed in Connection apply to the received message only (RFC 9110
   // §7.6.1): they are skipped while copying, never used against the headers we add below.
   const named = connectionNamedHeaders(head.connection)

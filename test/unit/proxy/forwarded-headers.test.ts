@@ -289,3 +289,26 @@ void describe('newRequestId', () => {
     assert.notEqual(a, b)
   })
 })
+
+void test('a route that sets Host sends exactly that one Host', () => {
+  const out = buildUpstreamHeaders({
+    rawHeaders: ['Host', 'client.example'],
+    head: {
+      host: 'client.example',
+      hostname: 'client.example',
+      contentLength: -1,
+      hasBody: false,
+      requestId: null,
+      forwardedFor: null,
+      connection: undefined,
+    },
+    clientIp: '127.0.0.1',
+    proto: 'http',
+    requestId: 'id-1',
+    hostHeader: 'client.example',
+    ops: { remove: new Set(['host']), append: ['host', 'internal.example'] },
+  })
+  const hosts = out.filter((_, i) => i % 2 === 0 && out[i]!.toLowerCase() === 'host')
+  assert.equal(hosts.length, 1)
+  assert.equal(out[out.indexOf('host') + 1], 'internal.example')
+})
