@@ -1,10 +1,11 @@
 /**
  * Every metric hitless exports is defined here: name, help, labels, buckets. Labels come from
  * config names (route, upstream), never from raw paths or header values (cardinality).
- * Per-request recording goes through `RouteRecorder`, whose label children are made once per
- * route at snapshot build time (hot path: prom-client hashes label objects on every call).
+ * Per-request recording goes through `RouteRecorder` into plain counters (request-stats.ts),
+ * exported at scrape time; the rare events (reloads, errors) use prom-client metrics directly.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { HistogramCells, ScrapedMetric, histogramSamples } from './request-stats.ts'
 
 const LATENCY_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -14,42 +15,35 @@ const LATENCY_BUCKETS_S = [
 const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
-type RequestLabels = 'route' | 'upstream' | 'method' | 'status_class'
+const METHOD_LABELS = [...KNOWN_METHODS, 'OTHER'] as const
+
+/** What one route + upstream pair has served; kept across snapshots, as counters must be. */
+class RouteStats {
+  readonly route: string
+  readonly upstream: string
+  readonly counts = new Float64Array(METHOD_LABELS.length * STATUS_CLASSES.length)
+  readonly duration = new HistogramCells(LATENCY_BUCKETS_S)
+
+  constructor(route: string, upstream: string) {
+    this.route = route
+    this.upstream = upstream
+  }
+}
 
 /** The gateway's metrics, in their own registry (a library host keeps its global one). */
 export class GatewayMetrics {
   readonly registry = new Registry()
-  readonly requests: Counter<RequestLabels>
-  readonly requestDuration: Histogram<'route' | 'upstream'>
-  readonly upstreamDuration: Histogram<'upstream'>
   readonly configReloads: Counter<'result'>
   readonly configInfo: Gauge<'version' | 'source'>
   readonly internalErrors: Counter<'where'>
   #inFlight = 0
   #openConnections: () => number = () => 0
+  readonly #routes = new Map<string, RouteStats>()
+  readonly #upstreams = new Map<string, HistogramCells>()
 
   constructor(opts: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry]
-    this.requests = new Counter({
-      name: 'hitless_http_requests_total',
-      help: 'Requests answered, by route, upstream, method and status class.',
-      labelNames: ['route', 'upstream', 'method', 'status_class'],
-      registers,
-    })
-    this.requestDuration = new Histogram({
-      name: 'hitless_http_request_duration_seconds',
-      help: 'Time from request received to response finished, by route and upstream.',
-      labelNames: ['route', 'upstream'],
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    })
-    this.upstreamDuration = new Histogram({
-      name: 'hitless_upstream_response_header_duration_seconds',
-      help: 'Time from an upstream attempt started to its response headers, by upstream.',
-      labelNames: ['upstream'],
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    })
+    this.#defineRequestMetrics()
     this.configReloads = new Counter({
       name: 'hitless_config_reloads_total',
       help: 'Config documents applied or rejected, by result (success | failure).',
@@ -70,6 +64,73 @@ export class GatewayMetrics {
     })
     this.#defineCollectedGauges(registers)
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  #defineRequestMetrics(): void {
+    const register = (metric: ScrapedMetric): void =>
+      this.registry.registerMetric(metric as unknown as Metric)
+    register(
+      new ScrapedMetric({
+        name: 'hitless_http_requests_total',
+        help: 'Requests answered, by route, upstream, method and status class.',
+        type: 'counter',
+        labelNames: ['route', 'upstream', 'method', 'status_class'],
+        collect: () => this.#requestCounts(),
+      }),
+    )
+    register(
+      new ScrapedMetric({
+        name: 'hitless_http_request_duration_seconds',
+        help: 'Time from request received to response finished, by route and upstream.',
+        type: 'histogram',
+        labelNames: ['route', 'upstream'],
+        collect: () =>
+          [...this.#routes.values()]
+            .filter((r) => r.duration.count > 0)
+            .flatMap((r) =>
+              histogramSamples(
+                'hitless_http_request_duration_seconds',
+                { route: r.route, upstream: r.upstream },
+                r.duration,
+                LATENCY_BUCKETS_S,
+              ),
+            ),
+      }),
+    )
+    register(
+      new ScrapedMetric({
+        name: 'hitless_upstream_response_header_duration_seconds',
+        help: 'Time from an upstream attempt started to its response headers, by upstream.',
+        type: 'histogram',
+        labelNames: ['upstream'],
+        collect: () =>
+          [...this.#upstreams]
+            .filter(([, cells]) => cells.count > 0)
+            .flatMap(([upstream, cells]) =>
+              histogramSamples(
+                'hitless_upstream_response_header_duration_seconds',
+                { upstream },
+                cells,
+                LATENCY_BUCKETS_S,
+              ),
+            ),
+      }),
+    )
+  }
+
+  #requestCounts(): { labels: Record<string, string>; value: number }[] {
+    const samples: { labels: Record<string, string>; value: number }[] = []
+    for (const r of this.#routes.values()) {
+      for (let i = 0; i < r.counts.length; i++) {
+        const value = r.counts[i] as number
+        if (value === 0) continue
+        const method = METHOD_LABELS[Math.floor(i / STATUS_CLASSES.length)] ?? 'OTHER'
+        const statusClass = STATUS_CLASSES[i % STATUS_CLASSES.length] ?? '5xx'
+        const labels = { route: r.route, upstream: r.upstream, method, status_class: statusClass }
+        samples.push({ labels, value })
+      }
+    }
+    return samples
   }
 
   #defineCollectedGauges(registers: Registry[]): void {
@@ -117,9 +178,23 @@ export class GatewayMetrics {
     this.configInfo.set({ version, source }, 1)
   }
 
-  /** A recorder for one route + upstream pair; build it once per snapshot. */
+  /**
+   * The recorder of one route + upstream pair; built once per snapshot. Pairs are kept for the
+   * life of the process (a reload continues the same series).
+   */
   recorderFor(route: string, upstream: string): RouteRecorder {
-    return new RouteRecorder(this, route, upstream)
+    const key = `${route}\u0000${upstream}`
+    let stats = this.#routes.get(key)
+    if (stats === undefined) {
+      stats = new RouteStats(route, upstream)
+      this.#routes.set(key, stats)
+    }
+    let cells = this.#upstreams.get(upstream)
+    if (cells === undefined) {
+      cells = new HistogramCells(LATENCY_BUCKETS_S)
+      this.#upstreams.set(upstream, cells)
+    }
+    return new RouteRecorder(stats, cells)
   }
 
   /** The Prometheus exposition text. */
@@ -128,25 +203,16 @@ export class GatewayMetrics {
   }
 }
 
-type IncChild = { inc(value?: number): void }
-type ObserveChild = { observe(value: number): void }
-
-/** Pre-bound label children for one route: recording a request is two array lookups. */
+/** Records one route's requests: an array increment and a bucket search, nothing else. */
 export class RouteRecorder {
-  readonly #metrics: GatewayMetrics
-  readonly #route: string
-  readonly #upstream: string
-  // Filled on first use: a 10,000-route config must not create 400,000 children up front.
-  readonly #counts: (IncChild | undefined)[] = []
-  readonly #duration: ObserveChild
-  readonly #upstreamDuration: ObserveChild
+  readonly #counts: Float64Array
+  readonly #duration: HistogramCells
+  readonly #upstreamDuration: HistogramCells
 
-  constructor(metrics: GatewayMetrics, route: string, upstream: string) {
-    this.#metrics = metrics
-    this.#route = route
-    this.#upstream = upstream
-    this.#duration = metrics.requestDuration.labels(route, upstream)
-    this.#upstreamDuration = metrics.upstreamDuration.labels(upstream)
+  constructor(stats: RouteStats, upstreamDuration: HistogramCells) {
+    this.#counts = stats.counts
+    this.#duration = stats.duration
+    this.#upstreamDuration = upstreamDuration
   }
 
   /** One finished request: `status` as sent (499 for a client abort counts as 4xx). */
@@ -154,17 +220,8 @@ export class RouteRecorder {
     const m = methodIndex(method)
     const s = Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1
     const i = m * STATUS_CLASSES.length + s
-    const child = this.#counts[i] ?? this.#child(m, s, i)
-    child.inc()
+    this.#counts[i] = (this.#counts[i] ?? 0) + 1
     this.#duration.observe(durationS)
-  }
-
-  #child(m: number, s: number, i: number): IncChild {
-    const method = KNOWN_METHODS[m] ?? 'OTHER'
-    const statusClass = STATUS_CLASSES[s] ?? '5xx'
-    const child = this.#metrics.requests.labels(this.#route, this.#upstream, method, statusClass)
-    this.#counts[i] = child
-    return child
   }
 
   /** Time to an upstream's response headers for one attempt. */
