@@ -65,14 +65,9 @@ export async function startGateway(
     ...(opts.random === undefined ? {} : { random: opts.random }),
   })
   await gateway.start()
-  const address = gateway.addresses.listeners[0]?.address ?? ''
-  const port = Number(address.slice(address.lastIndexOf(':') + 1))
-  const admin = gateway.addresses.admin
   return {
     gateway,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    adminUrl: admin === null ? null : `http://${admin}`,
+    ...boundUrls(gateway),
     logs,
     close: () => gateway.close(),
   }
@@ -112,20 +107,27 @@ export async function startFileGateway(
     logger: collectingLogger(logs, opts.logLevel ?? 'info'),
   })
   await gateway.start()
-  const address = gateway.addresses.listeners[0]?.address ?? ''
-  const port = Number(address.slice(address.lastIndexOf(':') + 1))
-  const admin = gateway.addresses.admin
   return {
     gateway,
     path,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    adminUrl: admin === null ? null : `http://${admin}`,
+    ...boundUrls(gateway),
     logs,
     write,
     close: async () => {
       await gateway.close()
       await rm(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/** The first listener's URL and port, and the admin URL, of a started gateway. */
+function boundUrls(gateway: Gateway): { url: string; port: number; adminUrl: string | null } {
+  const address = gateway.addresses.listeners[0]?.address ?? ''
+  const port = Number(address.slice(address.lastIndexOf(':') + 1))
+  const admin = gateway.addresses.admin
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    adminUrl: admin === null ? null : `http://${admin}`,
   }
 }

@@ -283,27 +283,35 @@ describe('malformed requests: clean 4xx/505, closed, never forwarded', () => {
   })
 })
 
+/**
+ * Sends `raw`, a valid `GET /first` followed by something to refuse, while the origin holds its
+ * answer to /first: the refusal is known while a response is still owed, so it must wait for
+ * it instead of overtaking it. Asserts the owed 200, then one clean 400, then the close.
+ */
+async function owedThenRefused(raw: string): Promise<WireResponse[]> {
+  origin.reset()
+  origin.hold()
+  const pending = send(raw)
+  await waitFor(() => origin.requests.length === 1, { message: 'first request forwarded' })
+  origin.release()
+  const { responses, closed } = await pending
+  assert.deepEqual(
+    responses.map((r) => r.status),
+    [200, 400],
+  )
+  assertCleanError(responses[1], 400)
+  assert.ok(closed)
+  return responses
+}
+
 describe('pipelining never desynchronises the connection', () => {
   test('a smuggling attempt pipelined after a valid request: one 200, then a 400, then close', async () => {
-    origin.reset()
-    // The first answer is held at the origin, so the error is known while a response is still
-    // owed: it must wait for it instead of overtaking it.
-    origin.hold()
-    const raw =
+    const responses = await owedThenRefused(
       `GET /first HTTP/1.1\r\n${H}\r\n` +
-      `POST /second HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n` +
-      `0\r\n\r\nGET /smuggled HTTP/1.1\r\n${H}\r\n`
-    const pending = send(raw)
-    await waitFor(() => origin.requests.length === 1, { message: 'first request forwarded' })
-    origin.release()
-    const { responses, closed } = await pending
-    assert.deepEqual(
-      responses.map((r) => r.status),
-      [200, 400],
+        `POST /second HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `0\r\n\r\nGET /smuggled HTTP/1.1\r\n${H}\r\n`,
     )
     assert.equal(responses[0]?.body.toString(), 'ok')
-    assertCleanError(responses[1], 400)
-    assert.ok(closed)
     assert.deepEqual(
       origin.requests.map((r) => r.target),
       ['/first'],
@@ -312,22 +320,11 @@ describe('pipelining never desynchronises the connection', () => {
   })
 
   test('requests pipelined behind a refused one are never forwarded', async () => {
-    origin.reset()
-    origin.hold()
-    const raw =
+    await owedThenRefused(
       `GET /first HTTP/1.1\r\n${H}\r\n` +
-      'GET /no-host HTTP/1.1\r\n\r\n' +
-      `GET /after-refusal HTTP/1.1\r\n${H}\r\n`
-    const pending = send(raw)
-    await waitFor(() => origin.requests.length === 1, { message: 'first request forwarded' })
-    origin.release()
-    const { responses, closed } = await pending
-    assert.deepEqual(
-      responses.map((r) => r.status),
-      [200, 400],
+        'GET /no-host HTTP/1.1\r\n\r\n' +
+        `GET /after-refusal HTTP/1.1\r\n${H}\r\n`,
     )
-    assertCleanError(responses[1], 400)
-    assert.ok(closed)
     assert.deepEqual(
       origin.requests.map((r) => r.target),
       ['/first'],
@@ -353,21 +350,10 @@ describe('pipelining never desynchronises the connection', () => {
   })
 
   test('an upgrade pipelined behind an unanswered request: 200, then 400, never tunnelled', async () => {
-    origin.reset()
-    origin.hold()
-    const raw =
+    await owedThenRefused(
       `GET /first HTTP/1.1\r\n${H}\r\n` +
-      `GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n`
-    const pending = send(raw)
-    await waitFor(() => origin.requests.length === 1, { message: 'first request forwarded' })
-    origin.release()
-    const { responses, closed } = await pending
-    assert.deepEqual(
-      responses.map((r) => r.status),
-      [200, 400],
+        `GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     )
-    assertCleanError(responses[1], 400)
-    assert.ok(closed)
     assert.deepEqual(
       origin.requests.map((r) => r.target),
       ['/first'],
@@ -375,21 +361,10 @@ describe('pipelining never desynchronises the connection', () => {
   })
 
   test('a broken chunked body while a response is owed: the owed 200, then 400', async () => {
-    origin.reset()
-    origin.hold()
-    const raw =
+    await owedThenRefused(
       `GET /first HTTP/1.1\r\n${H}\r\n` +
-      `POST /second HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n`
-    const pending = send(raw)
-    await waitFor(() => origin.requests.length === 1, { message: 'first request forwarded' })
-    origin.release()
-    const { responses, closed } = await pending
-    assert.deepEqual(
-      responses.map((r) => r.status),
-      [200, 400],
+        `POST /second HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n`,
     )
-    assertCleanError(responses[1], 400)
-    assert.ok(closed)
     // /second was already streaming upstream: its attempt is aborted, never completed.
     await assertOriginAborted(['/first'])
   })
