@@ -7,7 +7,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
-import { ErrorCode } from '../errors.ts'
+import { ErrorCode, statusOf } from '../errors.ts'
 import { normalizePath } from '../router/normalize-path.ts'
 import type { CompiledHeaderOps, TargetRef } from '../snapshot/route-entry.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
@@ -47,10 +47,26 @@ export function createUpgradeHandler(
       sendRawError(socket, ErrorCode.NOT_READY, newRequestId())
       return
     }
-    socket.once('close', () => snapshot.unpin())
+    const line: TunnelLine = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '',
+      status: 0,
+      route: null,
+      upstream: null,
+      target: null,
+      request_id: null,
+      client_ip: req.socket.remoteAddress ?? '',
+    }
+    const startMs = performance.now()
+    socket.once('close', () => {
+      // One access-log line per upgrade request, written when the tunnel (or refusal) ends.
+      const duration_ms = Math.round((performance.now() - startMs) * 1000) / 1000
+      snapshot.logger.info({ ...line, bytes: socket.bytesWritten, duration_ms }, 'tunnel')
+      snapshot.unpin()
+    })
     socket.on('error', () => socket.destroy())
     try {
-      route(req, socket, head, snapshot, { proto, random, tunnels })
+      route(req, socket, head, snapshot, { proto, random, tunnels, line })
     } catch (err) {
       deps.metrics.internalErrors.inc({ where: 'upgrade' })
       snapshot.logger.error({ err }, 'internal error while opening a tunnel')
@@ -63,6 +79,27 @@ interface TunnelContext {
   readonly proto: 'http' | 'https'
   readonly random: () => number
   readonly tunnels: TunnelRegistry
+  readonly line: TunnelLine
+}
+
+/** The access-log fields of one upgrade request, filled in as it is routed and answered. */
+interface TunnelLine {
+  readonly method: string
+  readonly path: string
+  /** 101 once tunnelled, else the status of the refusal (the gateway's or the upstream's). */
+  status: number
+  route: string | null
+  upstream: string | null
+  target: string | null
+  request_id: string | null
+  readonly client_ip: string
+}
+
+/** Answers with the gateway's error for `code` and records its status in the log line. */
+function refuse(socket: Socket, line: TunnelLine, code: ErrorCode, requestId: string): void {
+  line.status = statusOf(code)
+  line.request_id = requestId
+  sendRawError(socket, code, requestId)
 }
 
 function route(
@@ -74,15 +111,14 @@ function route(
 ): void {
   const reqHead = readRequestHead(req)
   const target = typeof reqHead === 'string' ? null : normalizePath(req.url ?? '')
+  const line = ctx.line
   if (typeof reqHead === 'string' || target === null) {
-    sendRawError(
-      socket,
-      typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST,
-      newRequestId(),
-    )
+    const code = typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST
+    refuse(socket, line, code, newRequestId())
     return
   }
   const requestId = reqHead.requestId ?? newRequestId()
+  line.request_id = requestId
   const entry = snapshot.router.lookup({
     method: req.method ?? 'GET',
     host: target.authority === null ? reqHead.hostname : hostnameOf(target.authority),
@@ -91,19 +127,22 @@ function route(
   })
   const action = entry?.action
   if (entry === undefined || action === undefined) {
-    sendRawError(socket, ErrorCode.ROUTE_NOT_FOUND, requestId)
+    refuse(socket, line, ErrorCode.ROUTE_NOT_FOUND, requestId)
     return
   }
+  line.route = entry.name
   if (action.kind !== 'forward' && action.kind !== 'split') {
-    sendRawError(socket, ErrorCode.BAD_REQUEST, requestId)
+    refuse(socket, line, ErrorCode.BAD_REQUEST, requestId)
     return
   }
   const backend = action.kind === 'forward' ? action.backend : pickSplit(action, ctx.random)
+  line.upstream = backend.upstream.name
   const picked = backend.upstream.balancer.pick({})
   if (picked === undefined) {
-    sendRawError(socket, ErrorCode.NO_HEALTHY_TARGET, requestId)
+    refuse(socket, line, ErrorCode.NO_HEALTHY_TARGET, requestId)
     return
   }
+  line.target = picked.key
   const rewrite = entry.rewrite
   const path = (rewrite === null ? target.path : rewritePath(target.path, rewrite)) + target.query
   const headers = buildUpstreamHeaders({
@@ -115,14 +154,11 @@ function route(
     hostHeader: entry.rewrite?.host ?? reqHead.host,
     ops: entry.requestHeaders,
   })
-  const handler = new TunnelHandler(
-    socket,
-    head,
-    picked,
-    requestId,
-    ctx.tunnels,
-    entry.responseHeaders,
-  )
+  const handler = new TunnelHandler(socket, head, picked, {
+    line,
+    tunnels: ctx.tunnels,
+    responseHeaders: entry.responseHeaders,
+  })
   picked.pool.dispatch(
     {
       path,
@@ -138,6 +174,7 @@ function route(
 class TunnelHandler implements Dispatcher.DispatchHandler {
   readonly #client: Socket
   readonly #head: Buffer
+  readonly #line: TunnelLine
   readonly #target: TargetRef
   readonly #requestId: string
   readonly #tunnels: TunnelRegistry
@@ -150,16 +187,19 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
     client: Socket,
     head: Buffer,
     target: TargetRef,
-    requestId: string,
-    tunnels: TunnelRegistry,
-    responseHeaders: CompiledHeaderOps | null,
+    opts: {
+      readonly line: TunnelLine
+      readonly tunnels: TunnelRegistry
+      readonly responseHeaders: CompiledHeaderOps | null
+    },
   ) {
     this.#client = client
     this.#head = head
     this.#target = target
-    this.#requestId = requestId
-    this.#tunnels = tunnels
-    this.#responseHeaders = responseHeaders
+    this.#line = opts.line
+    this.#requestId = opts.line.request_id ?? ''
+    this.#tunnels = opts.tunnels
+    this.#responseHeaders = opts.responseHeaders
     client.once('close', () => this.#abort?.())
   }
 
@@ -178,6 +218,7 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
       response += `${name}: ${String(raw[i + 1])}\r\n`
     }
     response += `x-request-id: ${this.#requestId}\r\n\r\n`
+    this.#line.status = statusCode
     if (client.destroyed) {
       upstream.destroy()
       return
@@ -206,6 +247,7 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
       return false
     }
     this.#refused = true
+    this.#line.status = statusCode
     const headers = buildResponseHeaders(rawHeaders, this.#requestId, this.#responseHeaders, true)
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`
@@ -234,6 +276,6 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
       code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
         ? ErrorCode.UPSTREAM_TIMEOUT
         : ErrorCode.UPSTREAM_CONNECT_FAILED
-    if (!this.#client.destroyed) sendRawError(this.#client, mapped, this.#requestId)
+    if (!this.#client.destroyed) refuse(this.#client, this.#line, mapped, this.#requestId)
   }
 }

@@ -318,6 +318,32 @@ describe('websocket', { timeout: 30_000 }, () => {
     assert.equal(headers.connection, 'close')
   })
 
+  test('every upgrade request gets one access-log line when it ends: tunnels and refusals', async () => {
+    const { client, upgradeHeaders } = await connect('/ws/logged')
+    const id = String(upgradeHeaders['x-request-id'])
+    client.close()
+    await closed(client)
+    await waitFor(() => gw.logs.some((l) => l.msg === 'tunnel' && l.request_id === id), {
+      message: 'tunnel logged',
+    })
+    const line = gw.logs.find((l) => l.msg === 'tunnel' && l.request_id === id)!
+    assert.equal(line.status, 101)
+    assert.equal(line.route, 'ws')
+    assert.equal(line.upstream, 'echo')
+    assert.equal(line.target, `http://127.0.0.1:${originPort}`)
+    assert.equal(line.path, '/ws/logged')
+    assert.equal(typeof line.duration_ms, 'number')
+    assert.ok((line.bytes ?? 0) > 0)
+    const refused = await refusal(`ws://127.0.0.1:${gw.port}/nowhere-logged`)
+    const refusedId = String(refused.headers['x-request-id'])
+    await waitFor(() => gw.logs.some((l) => l.msg === 'tunnel' && l.request_id === refusedId), {
+      message: 'refusal logged',
+    })
+    const refusedLine = gw.logs.find((l) => l.msg === 'tunnel' && l.request_id === refusedId)!
+    assert.equal(refusedLine.status, 404)
+    assert.equal(refusedLine.route, null)
+  })
+
   test('the gateway keeps serving upgrades after all of the above', async () => {
     const { client } = await connect('/ws/last')
     client.send('still here')
