@@ -22,11 +22,10 @@ import { commandLine, machineInfo, machineLine, writeSection } from './lib/resul
 import { EXTRA_HEADERS } from './lib/scenarios.js'
 import { ensureDeps, ensureTools } from './lib/setup.js'
 import { alignedTable, median } from './lib/table.js'
-import { errorCount, runWrk } from './lib/wrk.js'
+import { errorCount, runLoad } from './lib/load.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
-const WRK_DIR = path.join(BENCH_DIR, 'wrk')
 const HEADING = '## Hot reload (issue 3)'
 const PHASES = ['visible', 'big', 'storm', 'rss']
 const MAX_ADMIN_BODY_BYTES = 1024 * 1024
@@ -46,9 +45,9 @@ const USAGE = `usage: node bench/reload.js [options]      (or: npm run bench:rel
   --routes N          big: routes of the big documents, default 10000
   --big-reloads N     big: reloads of the big documents, default 10
   --rounds N          storm: interleaved steady/storm rounds, default 5
-  --duration S        storm: seconds of each measured wrk run, default 5
-  --warmup S          storm: seconds of the unrecorded wrk run before each, default 1
-  --connections C     storm: wrk connections, default 64
+  --duration S        storm: seconds of each measured load run, default 5
+  --warmup S          storm: seconds of the unrecorded load run before each, default 1
+  --connections C     storm: load connections, default 64
   --storm-interval MS storm: one reload every MS ms, default 100
   --max-other-load C  storm: measure a run again when other processes used more than C cores
                       meanwhile (default 0.25; the least disturbed of the tries is kept)
@@ -420,26 +419,26 @@ async function checkBenchRoute(gw, marker) {
 }
 
 async function measureStormCell(ctx, gw, { round, mode, docs, opts }) {
-  const wrkOpts = {
+  const loadOpts = {
     url: `${gw.url}${BENCH_PATH}`,
     connections: opts.connections,
     headers: EXTRA_HEADERS,
     core: ctx.pin.load,
-    wrkDir: WRK_DIR,
+    tmpDir: ctx.tmpDir,
   }
-  if (opts.warmupS > 0) await runWrk({ ...wrkOpts, durationS: opts.warmupS })
+  if (opts.warmupS > 0) await runLoad({ ...loadOpts, durationS: opts.warmupS })
   const conns0 = await ctx.origin.acceptedConnections()
   const cpu0 = readTreeCpuTicks(gw.pid)
   const other = startOtherLoadMeter([gw.pid, ctx.origin.pid])
   const storm = mode === 'storm' ? startStorm(gw, docs, opts.stormIntervalMs) : null
   const fromUs = Number(process.hrtime.bigint() / 1000n)
-  const r = await runWrk({ ...wrkOpts, durationS: opts.durationS })
+  const r = await runLoad({ ...loadOpts, durationS: opts.durationS })
   const windowUs = [fromUs, Number(process.hrtime.bigint() / 1000n)]
   const reloads = storm ? await storm.stop() : null
   const otherLoadCores = other()
   const cpu1 = readTreeCpuTicks(gw.pid)
   const conns1 = await ctx.origin.acceptedConnections()
-  if (r.failed) return { round, mode, failed: r.failed, wrkText: r.text }
+  if (r.failed) return { round, mode, failed: r.failed, loadText: r.text }
   return {
     round,
     mode,
@@ -453,7 +452,7 @@ async function measureStormCell(ctx, gw, { round, mode, docs, opts }) {
     otherLoadCores,
     reloads,
     windowUs,
-    wrk: r.args,
+    load: r.args,
   }
 }
 
@@ -881,7 +880,7 @@ function stormSection(s, settings) {
   return [
     '### Throughput during a reload storm',
     '',
-    `wrk \`-t1 -c${settings.connections}\` for ${settings.durationS} s on \`GET ${BENCH_PATH}\` ` +
+    `h2load \`--h1 -t1 -c${settings.connections}\` for ${settings.durationS} s on \`GET ${BENCH_PATH}\` ` +
       '(the macro benchmark’s `bench` route: prefix match, rewrite, four header rules, access log ' +
       'on with stdout to /dev/null) through hitless to nginx, after a ' +
       `${settings.warmupS} s unrecorded warm-up; \`storm\`: meanwhile one \`POST /reload\` every ` +
@@ -913,7 +912,7 @@ function stormSection(s, settings) {
       `ratio ${ms(s.ratio, 2)}× (per round: ${s.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}); ` +
       `reloads applied during the storms: ${s.storm.reloadsApplied}, not applied: ` +
       `${s.storm.reloadsOther}; POST /reload p50 ${ms(s.storm.postP50Ms)} ms under load.`,
-    '- errors = wrk socket errors + non-2xx answers; new origin conns = connections nginx ' +
+    '- errors = h2load failed, errored or timed-out requests + 4xx/5xx answers; new origin conns = connections nginx ' +
       'accepted during the run (unchanged upstreams keep their pools across reloads).',
     ...(s.failed.length ? [`- **Failed runs**: ${s.failed.join('; ')}`] : []),
     ...(s.profile?.steady && s.profile?.storm
@@ -985,7 +984,7 @@ function renderReport(r) {
       (hitless.srcDirty ? ' with uncommitted changes under src/' : '')
     : 'none'
   const pinText = pin.enabled
-    ? 'gateway and nginx pinned to core 1; wrk and the harness (poller, load, reload trigger) ' +
+    ? 'gateway and nginx pinned to core 1; h2load and the harness (poller, load, reload trigger) ' +
       'to core 0 (`taskset`)'
     : `**unpinned** (nproc = ${pin.cores} < 2)`
   const others = ['visible', 'big', 'storm', 'rss']
@@ -1026,7 +1025,7 @@ async function main(opts, tmpDir) {
   const command = commandLine('bench:reload')
   const pin = pinning()
   if (pin.enabled) {
-    // The harness (poller, light load, reload trigger) shares core 0 with wrk: left unpinned it
+    // The harness (poller, light load, reload trigger) shares core 0 with h2load: left unpinned it
     // would run on the gateway's core during a storm and not during steady state, and the ratio
     // would measure the harness rather than the reloads.
     execFileSync('taskset', ['-a', '-cp', pin.load, String(process.pid)], { stdio: 'ignore' })

@@ -1,4 +1,4 @@
-// Macro benchmark (issue 2): wrk → candidate proxy → nginx, on one machine, pinned to separate
+// Macro benchmark (issue 2): h2load → candidate proxy → nginx, on one machine, pinned to separate
 // cores. Interleaved rounds over scenarios × candidates; medians, CPU per request, ratios against
 // the bench's own minimal proxy and against nginx direct. See bench/README.md.
 //
@@ -23,15 +23,14 @@ import { commandLine, machineInfo, renderSection, writeSection } from './lib/res
 import { EXTRA_HEADERS, SCENARIOS, selectScenarios } from './lib/scenarios.js'
 import { ensureDeps, ensureTools } from './lib/setup.js'
 import { renderTable, summarise } from './lib/table.js'
-import { errorCount, runWrk } from './lib/wrk.js'
+import { bodyFile, errorCount, runLoad } from './lib/load.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
-const WRK_DIR = path.join(BENCH_DIR, 'wrk')
 
 const USAGE = `usage: node bench/run.js [options]      (or: npm run bench -- [options])
   --rounds N          interleaved rounds (env BENCH_ROUNDS, default 3)
-  --duration S        seconds of each measured wrk run (env BENCH_DURATION, default 5)
+  --duration S        seconds of each measured load run (env BENCH_DURATION, default 5)
   --warmup S          seconds of the unrecorded warm-up run before each (env BENCH_WARMUP, default 1; 0 = none)
   --only a,b          candidates (env BENCH_ONLY): ${CANDIDATES.map((c) => c.name).join(', ')}
   --scenarios x,y     scenario ids or id prefixes (env BENCH_SCENARIOS): ${SCENARIOS.map((s) => s.id).join(', ')}
@@ -106,32 +105,32 @@ async function startCandidate(cand, ctx) {
 }
 
 /** One cell: warm-up run, then the measured run between two CPU and connection readings. */
-async function measure({ round, scenario, cand, running, origin, settings, core }) {
+async function measure({ round, scenario, cand, running, origin, settings, core, tmpDir }) {
   const base = { round, scenario: scenario.id, candidate: cand.name }
   if (running.failed) return { ...base, failed: running.failed }
   if (readCpuTicks(running.pid) === null) return { ...base, failed: 'process is not running' }
-  const wrkOpts = {
+  const loadOpts = {
     url: `http://127.0.0.1:${running.port}${running.pathPrefix}${scenario.path}`,
     connections: scenario.connections,
-    script: scenario.script,
+    body: scenario.bodyBytes ? bodyFile(tmpDir, scenario.bodyBytes) : undefined,
     headers: EXTRA_HEADERS,
     core,
-    wrkDir: WRK_DIR,
+    tmpDir,
   }
-  if (settings.warmupS > 0) await runWrk({ ...wrkOpts, durationS: settings.warmupS })
+  if (settings.warmupS > 0) await runLoad({ ...loadOpts, durationS: settings.warmupS })
   const conns0 = await origin.acceptedConnections()
   const [cpu0, origin0, ours0, machine0] = cpuReadings(running.pid, origin.pid)
   const t0 = process.hrtime.bigint()
-  const r = await runWrk({ ...wrkOpts, durationS: settings.durationS })
+  const r = await runLoad({ ...loadOpts, durationS: settings.durationS })
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   const [cpu1, origin1, ours1, machine1] = cpuReadings(running.pid, origin.pid)
   const conns1 = await origin.acceptedConnections()
-  // CPU used on this machine by anything but wrk, the harness, the candidate and nginx: other
+  // CPU used on this machine by anything but h2load, the harness, the candidate and nginx: other
   // people's builds and tests running at the same time (the numbers are then not trustworthy).
   const proxyTicks = running.pid === origin.pid ? 0 : cpu1 - cpu0
   const otherTicks = machine1 - machine0 - (ours1 - ours0) - proxyTicks - (origin1 - origin0)
-  if (r.failed) return { ...base, failed: r.failed, wrkText: r.text }
-  if (cpu1 === null) return { ...base, failed: 'process exited during the run', wrkText: r.text }
+  if (r.failed) return { ...base, failed: r.failed, loadText: r.text }
+  if (cpu1 === null) return { ...base, failed: 'process exited during the run', loadText: r.text }
   return {
     ...base,
     requests: r.requests,
@@ -144,8 +143,8 @@ async function measure({ round, scenario, cand, running, origin, settings, core 
     originConns: conns0 === null || conns1 === null ? null : conns1 - conns0 - 1,
     otherLoadCores: Math.max(0, otherTicks / clockTicks() / seconds),
     warnings: running.warnings,
-    wrk: r.args,
-    wrkText: r.text,
+    load: r.args,
+    loadText: r.text,
   }
 }
 
@@ -186,7 +185,7 @@ async function bench(opts, tmpDir) {
     log(`WARNING: nproc = ${pin.cores} < 2, running unpinned (numbers are less meaningful)`)
   const scenarios = selectScenarios(opts.scenarios)
   const candidates = selectCandidates(opts.only)
-  const origin = await startNginx(tmpDir, pin.server)
+  const origin = await startNginx(tmpDir, pin.origin)
   log(`nginx origin on ${origin.url} (pid ${origin.pid})`)
   const ctx = { benchDir: BENCH_DIR, repoDir: REPO_DIR, tmpDir, origin, core: pin.server }
   const skipped = {}
@@ -213,7 +212,15 @@ async function bench(opts, tmpDir) {
     for (const cand of order) running.set(cand.name, await startCandidate(cand, ctx))
     for (const scenario of scenarios) {
       for (const cand of order) {
-        const args = { round, scenario, cand, running: running.get(cand.name), origin, settings }
+        const args = {
+          round,
+          scenario,
+          cand,
+          running: running.get(cand.name),
+          origin,
+          settings,
+          tmpDir,
+        }
         const sample = await measureCell({ ...args, core: pin.load })
         log(`round ${round}/${opts.rounds} ${scenario.id} ${cand.name}: ${describe(sample)}`)
         samples.push(sample)

@@ -1,4 +1,4 @@
-// The candidates: what stands between wrk and nginx. Each one is started (pinned to the server
+// The candidates: what stands between the load generator and nginx. Each one is started (pinned to the server
 // core), reports or is given its port, and is then checked with a few real requests.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -47,7 +47,7 @@ function scriptCandidate(name, file) {
 const direct = {
   name: 'direct',
   unavailable: () => null,
-  // wrk talks to nginx itself; the "proxy CPU" of this row is nginx's own.
+  // h2load talks to nginx itself; the "proxy CPU" of this row is nginx's own.
   start: async (ctx) => ({
     pid: ctx.origin.pid,
     port: ctx.origin.port,

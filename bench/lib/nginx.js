@@ -11,7 +11,7 @@ export const LARGE_BYTES = 16 * 1024
 
 // master_process off: one process that is the worker (its CPU is what "direct" reports, and it
 // never switches to the nobody user, which could not read the temp dir). keepalive_requests is
-// raised so that neither wrk nor a proxy pool ever sees a server-side close during a run.
+// raised so that neither the load generator nor a proxy pool ever sees a server-side close during a run.
 // X-Powered-By gives the hitless response rule `remove: [x-powered-by]` something to remove.
 function config(dir, port) {
   return `

@@ -80,7 +80,7 @@ export function readMachineBusyTicks() {
   return user + nice + system + irq + softirq + steal
 }
 
-/** This process's own CPU plus that of its reaped children (wrk), in ticks (fields 14–17). */
+/** This process's own CPU plus that of its reaped children (h2load), in ticks (fields 14–17). */
 export function readSelfAndChildrenTicks() {
   const stat = fs.readFileSync('/proc/self/stat', 'utf8')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -89,7 +89,7 @@ export function readSelfAndChildrenTicks() {
 
 /**
  * Starts measuring the CPU used on this machine by processes outside the benchmark: machine busy
- * time minus this process (and its reaped children, e.g. wrk) minus `pids` and their
+ * time minus this process (and its reaped children, e.g. h2load) minus `pids` and their
  * descendants. The returned function gives the cores used so far; call it before any of `pids`
  * exits (their ticks would then move to this process's children and count twice).
  */

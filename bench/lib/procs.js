@@ -11,12 +11,17 @@ import path from 'node:path'
 /** @type {Map<number, import('node:child_process').ChildProcess>} */
 const live = new Map()
 
-/** Core layout: wrk on core 0, proxy and origin on core 1; unpinned when fewer than 2 cores. */
+/**
+ * Core layout: the load generator on core 0, the server under test on core 1. `origin` is where
+ * run.js puts nginx: core 0 too, so that the proxy has core 1 to itself and its CPU per request
+ * is not inflated by switching with nginx on every request (reload.js keeps nginx on core 1).
+ * Unpinned when fewer than 2 cores.
+ */
 export function pinning() {
   const cores = Number(execFileSync('nproc', { encoding: 'utf8' }).trim()) || os.cpus().length
   return cores >= 2
-    ? { enabled: true, cores, load: '0', server: '1' }
-    : { enabled: false, cores, load: null, server: null }
+    ? { enabled: true, cores, load: '0', server: '1', origin: '0' }
+    : { enabled: false, cores, load: null, server: null, origin: null }
 }
 
 /**

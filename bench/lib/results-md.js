@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { nginxVersion } from './nginx.js'
-import { wrkVersion } from './wrk.js'
+import { loadGenVersion } from './load.js'
 
 export const SECTION_HEADING = '## Proxy throughput (issue 2)'
 
@@ -20,7 +20,7 @@ export function machineInfo() {
     kernel: os.release(),
     node: process.version,
     nginx: nginxVersion(),
-    wrk: wrkVersion(),
+    loadGen: loadGenVersion(),
   }
 }
 
@@ -33,11 +33,11 @@ export function commandLine(npmScript) {
   return ['node', path.relative(process.cwd(), process.argv[1]) || 'run.js', ...args].join(' ')
 }
 
-/** "2 cores (`nproc`), CPU, Linux …; Node …, nginx/…, wrk …" for a report's Machine line. */
+/** "2 cores (`nproc`), CPU, Linux …; Node …, nginx/…, h2load …" for a report's Machine line. */
 export function machineLine(machine) {
   return (
     `${machine.nproc} cores (\`nproc\`), ${machine.cpuModel}, Linux ${machine.kernel}; ` +
-    `Node ${machine.node}, ${machine.nginx}, ${machine.wrk}`
+    `Node ${machine.node}, ${machine.nginx}, ${machine.loadGen ?? machine.wrk}`
   )
 }
 
@@ -48,7 +48,7 @@ export function renderSection({ machine, command, settings, pin, hitless, table,
       (hitless.srcDirty ? ' with uncommitted changes under src/' : '')
     : '- hitless build: none measured in this run'
   const pinText = pin.enabled
-    ? 'wrk pinned to core 0; proxy and nginx pinned to core 1 (`taskset -c`)'
+    ? 'h2load and nginx pinned to core 0, the proxy alone on core 1 (`taskset -c`)'
     : `**unpinned** (nproc = ${pin.cores} < 2): load, proxy and origin share the CPU`
   return [
     SECTION_HEADING,
@@ -58,7 +58,7 @@ export function renderSection({ machine, command, settings, pin, hitless, table,
     `- Command: \`${command}\``,
     build,
     `- Settings: ${settings.rounds} interleaved round(s) × ${settings.durationS} s per cell, ` +
-      `${settings.warmupS} s warm-up per cell (not recorded); wrk \`-t1\`, keep-alive; ${pinText}`,
+      `${settings.warmupS} s warm-up per cell (not recorded); h2load \`--h1 -t1\`, keep-alive; ${pinText}`,
     '- hitless runs with `--log-level info` (one access-log line per request); its stdout, where ' +
       'that access log goes, is redirected to /dev/null.',
     '- Columns: medians over rounds; `spread` = (max − min) / median of req/s over rounds; ratios ' +

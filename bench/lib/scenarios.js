@@ -11,14 +11,14 @@ export const SCENARIOS = [
     label: 'POST /sink 16 KiB',
     path: '/sink',
     connections: 64,
-    script: 'post-16k.lua',
+    bodyBytes: 16 * 1024,
   },
   {
     id: 'post-sink-c1',
     label: 'POST /sink 16 KiB',
     path: '/sink',
     connections: 1,
-    script: 'post-16k.lua',
+    bodyBytes: 16 * 1024,
   },
 ]
 

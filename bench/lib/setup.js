@@ -1,10 +1,10 @@
-// Makes the machine ready: nginx and wrk from Debian (apt-get, as root), and the bench's own npm
+// Makes the machine ready: nginx and h2load (nghttp2-client) from Debian (apt-get, as root), and the bench's own npm
 // dependencies in bench/node_modules (never the root package.json).
 import { execFileSync, execSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
-const PACKAGES = { nginx: 'nginx', wrk: 'wrk' }
+const PACKAGES = { nginx: 'nginx', h2load: 'nghttp2-client' }
 
 function has(cmd) {
   try {

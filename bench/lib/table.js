@@ -1,6 +1,6 @@
 // From raw per-round samples to one row per scenario × candidate (medians over rounds, ratios
 // paired per round), and from rows to an aligned Markdown table (the layout Prettier keeps).
-import { errorCount } from './wrk.js'
+import { errorCount } from './load.js'
 
 export function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
@@ -15,7 +15,7 @@ function pairedRatio(mine, theirs) {
   return median(mine.filter((s) => byRound.get(s.round)).map((s) => s.rps / byRound.get(s.round)))
 }
 
-const ERROR_KINDS = ['connect', 'read', 'write', 'timeout', 'status']
+const ERROR_KINDS = ['failed', 'errored', 'timeout', 'status']
 
 /**
  * One summary row per scenario × candidate. `skipped` maps candidate name → reason for
