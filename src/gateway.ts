@@ -21,6 +21,7 @@ import { sendError, sendRawError } from './proxy/error-response.ts'
 import { newRequestId } from './proxy/forwarded-headers.ts'
 import { createRequestHandler, type ProxyDeps } from './proxy/handle-request.ts'
 import { createUpgradeHandler, type TunnelRegistry } from './proxy/tunnel.ts'
+import { fdOf, socketKey, type InheritedSocket, type InheritedSockets } from './server/inherited.ts'
 import { ListenerSet } from './server/listener-set.ts'
 import type { Listener, ListenerHandlers } from './server/listeners.ts'
 import { buildSnapshot } from './snapshot/build.ts'
@@ -47,6 +48,12 @@ export interface GatewayOptions {
   readonly logFormat?: LogFormat
   /** Random source for balancers and splits (tests inject a seeded one). */
   readonly random?: () => number
+  /**
+   * Listening sockets handed to this process (hot upgrade, systemd socket activation): a
+   * listener or the admin API on one of their addresses takes the socket over instead of
+   * binding; the ones no listener takes are closed once started.
+   */
+  readonly inheritedSockets?: InheritedSockets
 }
 
 /** Where a started gateway listens (ports resolved when 0 was asked). */
@@ -89,6 +96,7 @@ export class Gateway {
     this.#listeners = new ListenerSet({
       handlersFor: (config, listener) => this.#handlersFor(config, listener),
       retire: (listener) => this.#retireListener(listener),
+      takeInherited: (address) => options.inheritedSockets?.take(address, 'listener'),
     })
     this.#reloads = new ReloadController({
       holder: this.#holder,
@@ -150,6 +158,31 @@ export class Gateway {
   }
 
   /**
+   * The listening sockets (public listeners and admin API) with their descriptors, for a hot
+   * upgrade to hand over to the process that replaces this one.
+   */
+  listeningSockets(): InheritedSocket[] {
+    const servers = this.#listeners.all.map((l) => ({
+      use: 'listener',
+      address: l.address,
+      server: l.server,
+    }))
+    if (this.#admin !== null) {
+      servers.push({
+        use: 'admin',
+        address: this.#admin.config.address,
+        server: this.#admin.server,
+      })
+    }
+    const sockets: InheritedSocket[] = []
+    for (const { use, address, server } of servers) {
+      const fd = fdOf(server)
+      if (fd !== null) sockets.push({ fd, key: `${use}@${socketKey(address)}` })
+    }
+    return sockets
+  }
+
+  /**
    * Loads the config, builds the first snapshot and opens every listener.
    * Rejects with a ConfigError (every issue listed) or a GatewayError naming the listener.
    */
@@ -160,6 +193,10 @@ export class Gateway {
     } catch (err) {
       await this.#closeNow()
       throw err
+    }
+    const unclaimed = this.#options.inheritedSockets?.closeUnclaimed() ?? []
+    if (unclaimed.length > 0) {
+      this.logger.info({ addresses: unclaimed }, 'inherited sockets not in the config: closed')
     }
     if (this.#options.watch === true && this.#options.configPath !== undefined) this.#watch()
     this.logger.info(
@@ -185,6 +222,17 @@ export class Gateway {
     const result = await this.#reloads.rollback(version)
     if (result?.outcome === 'applied') await this.#applyAdminQuietly()
     return result
+  }
+
+  /**
+   * Stops accepting connections on every listener and on the admin API at once, leaving the
+   * open ones be: what a hot upgrade does before the new process takes over, so that from then
+   * on only the new process accepts on the shared sockets. `close()` then drains.
+   */
+  stopAccepting(): void {
+    for (const listener of this.#listeners.all) listener.stopAccepting()
+    const admin = this.#admin?.server
+    if (admin?.listening === true) admin.close()
   }
 
   /**
@@ -216,6 +264,7 @@ export class Gateway {
     }
     for (const tunnel of this.#tunnels) tunnel.destroy()
     await this.#closeAdmin()
+    this.#options.inheritedSockets?.closeUnclaimed()
     this.#holder.clear()
     await this.#registry.destroy()
   }
@@ -353,7 +402,8 @@ export class Gateway {
     })
     let server: http.Server
     try {
-      server = await openAdminServer(wanted.address, handler)
+      const fd = this.#options.inheritedSockets?.take(wanted.address, 'admin')
+      server = await openAdminServer(wanted.address, handler, fd)
     } catch (cause) {
       const message = `admin: cannot listen: ${(cause as Error).message}`
       throw new GatewayError(ErrorCode.LISTEN_FAILED, message, { cause })

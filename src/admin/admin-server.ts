@@ -10,6 +10,7 @@ import { ErrorCode, publicMessageOf, statusOf } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import { listenOn } from '../util/listen.ts'
 import type { GatewayMetrics } from '../metrics/metrics.ts'
+import { BUILD_ID, VERSION } from '../version.ts'
 
 /** One admin route: answers with a status and a JSON-serialisable body, or raw text. */
 export type AdminRoute = (req: IncomingMessage, body: string) => Promise<AdminReply> | AdminReply
@@ -37,7 +38,13 @@ export function createAdminHandler(
   deps: AdminDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const routes = new Map<string, AdminRoute>([
-    ['GET /healthz', () => ({ status: 200, json: { status: 'ok' } })],
+    [
+      'GET /healthz',
+      () => ({
+        status: 200,
+        json: { status: 'ok', pid: process.pid, version: VERSION, build: BUILD_ID },
+      }),
+    ],
     [
       'GET /readyz',
       () =>
@@ -117,12 +124,13 @@ function reply(res: ServerResponse, answer: AdminReply): void {
   res.end(body)
 }
 
-/** Opens the admin listener. */
+/** Opens the admin listener (on the inherited socket `fd` when given). */
 export async function openAdminServer(
   address: ListenAddress,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  fd?: number,
 ): Promise<http.Server> {
   const server = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: 5_000 }, handler)
-  await listenOn(server, address)
+  await listenOn(server, address, fd)
   return server
 }

@@ -4,20 +4,28 @@
  * rest of cli/) that reads argv, prints for humans or exits the process.
  */
 import { parseArgs } from 'node:util'
+import { parseDuration } from '../config/formats.ts'
 import { reloadCommand } from './reload.ts'
 import { runCommand } from './run.ts'
+import { upgradeCommand } from './upgrade.ts'
 import { validateCommand } from './validate.ts'
 
 const USAGE = `usage:
-  hitless [run] [-c FILE] [--log-level debug|info|warn|error] [--log-format json|pretty]
+  hitless [run] [-c FILE] [--pid-file FILE] [--upgrade-timeout 30s]
+                [--log-level debug|info|warn|error] [--log-format json|pretty]
   hitless validate -c FILE
   hitless reload [--admin URL] [--token-env NAME] | [--pid-file FILE]
+  hitless upgrade --pid-file FILE [--timeout 60s]
 options:
-  -c, --config FILE   config document (YAML or JSON), default ./hitless.yaml
-  --admin URL         admin API of the running gateway, default http://127.0.0.1:9901
-  --token-env NAME    environment variable holding the admin token, default HITLESS_ADMIN_TOKEN
-  --pid-file FILE     signal the process whose id this file holds (SIGHUP) instead
-  -h, --help          this text`
+  -c, --config FILE      config document (YAML or JSON), default ./hitless.yaml
+  --pid-file FILE        run: write this process's id there once serving (kept current across
+                         hot upgrades); reload: send SIGHUP to the process it names; upgrade:
+                         send SIGUSR2 to it and wait until the file names the new process
+  --upgrade-timeout DUR  run: how long a hot upgrade's new process has to be ready, default 30s
+  --timeout DUR          upgrade: how long to wait for the new process, default 60s
+  --admin URL            admin API of the running gateway, default http://127.0.0.1:9901
+  --token-env NAME       environment variable holding the admin token, default HITLESS_ADMIN_TOKEN
+  -h, --help             this text`
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const
 const FORMATS = ['json', 'pretty'] as const
@@ -42,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
         admin: { type: 'string' },
         'token-env': { type: 'string', default: 'HITLESS_ADMIN_TOKEN' },
         'pid-file': { type: 'string' },
+        'upgrade-timeout': { type: 'string', default: '30s' },
+        timeout: { type: 'string', default: '60s' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -60,9 +70,26 @@ async function main(argv: string[]): Promise<number> {
     io.err(`hitless: --log-level must be one of ${LEVELS.join('|')}, --log-format json|pretty`)
     return 2
   }
+  const upgradeTimeout = parseDuration(values['upgrade-timeout'])
+  const timeout = parseDuration(values.timeout)
+  if (!upgradeTimeout.ok || !timeout.ok) {
+    io.err(`hitless: --upgrade-timeout and --timeout take a duration such as 30s or 500ms`)
+    return 2
+  }
   switch (command) {
     case 'run':
-      return runCommand({ configPath: values.config, logLevel: level, logFormat: format }, io)
+      return runCommand(
+        {
+          configPath: values.config,
+          logLevel: level,
+          logFormat: format,
+          pidFile: values['pid-file'],
+          upgradeTimeoutMs: upgradeTimeout.value,
+        },
+        io,
+      )
+    case 'upgrade':
+      return upgradeCommand({ pidFile: values['pid-file'], timeoutMs: timeout.value }, io)
     case 'validate':
       return validateCommand({ configPath: values.config, env: process.env }, io)
     case 'reload':

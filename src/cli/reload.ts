@@ -4,7 +4,7 @@
  * or by sending SIGHUP to the pid in `--pid-file`. Through the admin API the outcome comes
  * back: exit 0 when applied or unchanged, 1 with every error when the document was rejected.
  */
-import { readFile } from 'node:fs/promises'
+import { readPidFile } from '../lifecycle/pid-file.ts'
 import { request } from 'undici'
 import { formatConfigIssue, type ConfigIssue } from '../errors.ts'
 import type { CliIo } from './run.ts'
@@ -62,16 +62,12 @@ function report(status: number, answer: Outcome, io: CliIo): number {
   return 1
 }
 
-async function signalPid(pidFile: string, io: CliIo): Promise<number> {
+function signalPid(pidFile: string, io: CliIo): number {
   let pid: number
   try {
-    pid = Number((await readFile(pidFile, 'utf8')).trim())
+    pid = readPidFile(pidFile)
   } catch (err) {
     io.err(`hitless reload: cannot read ${pidFile}: ${(err as Error).message}`)
-    return 1
-  }
-  if (!Number.isInteger(pid) || pid <= 0) {
-    io.err(`hitless reload: ${pidFile} does not hold a process id`)
     return 1
   }
   try {

@@ -1,16 +1,24 @@
 /**
  * `hitless run`: start the gateway and stay in the foreground, watching the config file.
- * SIGHUP reloads it; SIGTERM/SIGINT drain and exit 0, a second one exits at once. Config errors
- * at start are printed one per line and exit 1.
+ * SIGHUP reloads it; SIGUSR2 hot-upgrades (a new process takes the sockets over, this one
+ * drains); SIGTERM/SIGINT drain and exit 0, a second one exits at once. Config errors at start
+ * are printed one per line and exit 1.
  */
-import { createGateway } from '../gateway.ts'
+import { createGateway, type Gateway } from '../gateway.ts'
+import { removePidFile, writePidFile } from '../lifecycle/pid-file.ts'
+import { isUpgradeChild, reportReadyAndAwaitTakeOver, Upgrader } from '../lifecycle/upgrade.ts'
 import { flushLogger, type LogFormat, type LogLevel } from '../log/logger.ts'
+import { InheritedSockets } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
 
 export interface RunOptions {
   readonly configPath: string
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
+  /** Written once serving (atomically), kept current across hot upgrades. */
+  readonly pidFile?: string | undefined
+  /** How long a hot upgrade's new process has to report ready. */
+  readonly upgradeTimeoutMs: number
 }
 
 export interface CliIo {
@@ -18,13 +26,22 @@ export interface CliIo {
   readonly err: (line: string) => void
 }
 
-/** Runs until stopped by a signal; resolves with the process exit code. */
+/** Runs until stopped by a signal (or handed over by an upgrade); resolves with the exit code. */
 export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
+  const upgradeChild = isUpgradeChild()
+  let inherited: InheritedSockets
+  try {
+    inherited = InheritedSockets.fromEnv(process.env, process.pid)
+  } catch (err) {
+    io.err(`hitless: inherited sockets: ${(err as Error).message}`)
+    return 1
+  }
   const gateway = createGateway({
     configPath: opts.configPath,
     watch: true,
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
+    inheritedSockets: inherited,
   })
   try {
     await gateway.start()
@@ -33,30 +50,63 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     flushLogger(gateway.logger)
     return 1
   }
+  if (upgradeChild) await reportReadyAndAwaitTakeOver(gateway.configVersion)
+  if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
+  return serveUntilStopped(gateway, opts).finally(() => {
+    if (opts.pidFile !== undefined) removePidFile(opts.pidFile)
+    flushLogger(gateway.logger)
+  })
+}
+
+function serveUntilStopped(gateway: Gateway, opts: RunOptions): Promise<number> {
+  const { logger } = gateway
+  const upgrader = new Upgrader({
+    sockets: () => gateway.listeningSockets(),
+    timeoutMs: opts.upgradeTimeoutMs,
+    handOver: () => gateway.stopAccepting(),
+    logger,
+  })
   return new Promise<number>((resolve) => {
     let stopping = false
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        gateway.logger.warn({ signal }, 'second signal: exiting at once')
-        flushLogger(gateway.logger)
-        process.exit(1)
-      }
+    const stop = (why: Record<string, unknown>, message: string): void => {
       stopping = true
-      gateway.logger.info({ signal }, 'graceful stop requested')
+      logger.info(why, message)
       gateway.close().then(
         () => resolve(0),
         (err: unknown) => {
-          gateway.logger.error({ err }, 'error while stopping')
+          logger.error({ err }, 'error while stopping')
           resolve(1)
         },
       )
     }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
+    const onStopSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting at once')
+        flushLogger(logger)
+        process.exit(1)
+      }
+      // A new process that is not ready yet must not outlive this one.
+      void upgrader.abort()
+      stop({ signal }, 'graceful stop requested')
+    }
+    process.on('SIGTERM', onStopSignal)
+    process.on('SIGINT', onStopSignal)
     process.on('SIGHUP', () => {
-      gateway.logger.info({ signal: 'SIGHUP' }, 'reload requested')
+      logger.info({ signal: 'SIGHUP' }, 'reload requested')
       // The outcome is logged, counted and kept in the history by the reload pipeline.
       void gateway.reload(undefined, 'signal')
     })
-  }).finally(() => flushLogger(gateway.logger))
+    process.on('SIGUSR2', () => {
+      if (stopping) {
+        logger.warn({ signal: 'SIGUSR2' }, 'hot upgrade request ignored: this process is stopping')
+        return
+      }
+      logger.info({ signal: 'SIGUSR2' }, 'hot upgrade requested')
+      void upgrader.upgrade().then((result) => {
+        if (result.outcome === 'ready' && !stopping) {
+          stop({ new_pid: result.pid }, 'handed over to the new process: draining')
+        }
+      })
+    })
+  })
 }

@@ -5,6 +5,7 @@
  */
 import type { LimitsConfig, ListenerConfig, ListenAddress } from '../config/types.ts'
 import { readFile } from 'node:fs/promises'
+import { socketKey } from './inherited.ts'
 import {
   openListener,
   type Listener,
@@ -18,11 +19,7 @@ export const CLIENT_KEEPALIVE_MS = 60_000
 /** The listener's address and TLS files: two configs with the same key share one socket. */
 export function listenerKey(config: ListenerConfig): string {
   const tls = config.tls === null ? '' : `|tls:${config.tls.certPath}:${config.tls.keyPath}`
-  return addressKey(config.address) + tls
-}
-
-function addressKey(address: ListenAddress): string {
-  return address.kind === 'unix' ? `unix:${address.path}` : `${address.host}:${address.port}`
+  return socketKey(config.address) + tls
 }
 
 export interface ListenerSetOptions {
@@ -30,6 +27,8 @@ export interface ListenerSetOptions {
   readonly handlersFor: (config: ListenerConfig, listener: Listener) => ListenerHandlers
   /** Called with each listener a reload removed, to drain it in the background. */
   readonly retire: (listener: Listener) => void
+  /** An inherited socket for this address, if the process was handed one (see inherited.ts). */
+  readonly takeInherited?: (address: ListenAddress) => number | undefined
 }
 
 export class ListenerSet {
@@ -104,12 +103,19 @@ export class ListenerSet {
       if (config.tls !== null) {
         tls = { cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }
       }
+      const fd = this.#options.takeInherited?.(config.address)
       return await openListener(
-        { name: config.name, address: config.address, tls, limits },
+        {
+          name: config.name,
+          address: config.address,
+          tls,
+          limits,
+          ...(fd === undefined ? {} : { fd }),
+        },
         (listener) => this.#options.handlersFor(config, listener),
       )
     } catch (cause) {
-      const where = addressKey(config.address)
+      const where = socketKey(config.address)
       throw new Error(`listener ${config.name} on ${where}: ${(cause as Error).message}`, { cause })
     }
   }

@@ -34,6 +34,8 @@ export interface ListenerSpec {
   readonly address: ListenAddress
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null
   readonly limits: ListenerLimits
+  /** An inherited socket already bound to `address` (hot upgrade, systemd), taken over. */
+  readonly fd?: number
 }
 
 /** An open listener and the client connections it accepted. */
@@ -107,6 +109,6 @@ export async function openListener(
   server.on('clientError', on.clientError)
   server.on('checkExpectation', on.checkExpectation)
   server.on('connect', on.connect)
-  await listenOn(server, spec.address)
+  await listenOn(server, spec.address, spec.fd)
   return listener
 }

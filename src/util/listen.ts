@@ -10,9 +10,12 @@ export type BindAddress =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
   | { readonly kind: 'unix'; readonly path: string }
 
-/** Starts `server` listening on `address`; rejects with the bind error (EADDRINUSE, EACCES…). */
-export async function listenOn(server: Server, address: BindAddress): Promise<void> {
-  if (address.kind === 'unix') {
+/**
+ * Starts `server` listening on `address`; rejects with the bind error (EADDRINUSE, EACCES…).
+ * With `fd`, an inherited socket already bound to that address is taken over instead.
+ */
+export async function listenOn(server: Server, address: BindAddress, fd?: number): Promise<void> {
+  if (address.kind === 'unix' && fd === undefined) {
     // A stale socket file from a previous run would make listen() fail with EADDRINUSE.
     await unlink(address.path).catch(() => undefined)
   }
@@ -23,7 +26,8 @@ export async function listenOn(server: Server, address: BindAddress): Promise<vo
       server.removeListener('error', onError)
       resolve()
     }
-    if (address.kind === 'unix') server.listen(address.path, done)
+    if (fd !== undefined) server.listen({ fd }, done)
+    else if (address.kind === 'unix') server.listen(address.path, done)
     else server.listen(address.port, address.host, done)
   })
 }

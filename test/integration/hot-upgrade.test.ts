@@ -1,0 +1,263 @@
+/**
+ * Hot upgrade (SPEC §5, issue 4): SIGUSR2 starts a new process that takes the listening sockets
+ * over; the old one drains and exits. Real CLI processes, real signals, a real pid file.
+ *
+ * The guarantee: under constant keep-alive and fresh-connection load, three successive upgrades
+ * with no failed, reset or refused request; a 2 s request started before each upgrade completes;
+ * the pid changes each time and every old process exits; the code that serves afterwards is the
+ * code on disk at upgrade time (BUILD_ID, changed in a private copy of the build before each
+ * signal). Keep-alive clients behave as Node documents (and browsers do, RFC 9112 §9.3.1): a
+ * request written on a reused connection that the server had just closed while idle is sent once
+ * more; those retries are counted and reported, and fresh connections get no such help.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
+import { request } from '../helpers/http-client.ts'
+import {
+  isRunning,
+  startUpgradable,
+  type UpgradableGateway,
+} from '../helpers/upgradable-gateway.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+
+const UPGRADES = 3
+const SLOW_MS = 2000
+const KEEPALIVE_LOOPS = 3
+const FRESH_LOOPS = 2
+const MAX_REQUESTS_PER_LOOP = 50_000
+const REQUEST_TIMEOUT_MS = 10_000
+
+function configText(origin: FakeUpstream): string {
+  return [
+    'listeners:',
+    "  - { name: public, address: '127.0.0.1:0' }",
+    "admin: { address: '127.0.0.1:0' }",
+    'defaults: { drain_timeout: 10s }',
+    'upstreams:',
+    `  app: { targets: [{ url: '${origin.url}' }] }`,
+    'routes:',
+    '  - { name: all, match: { prefix: / }, upstream: app, retries: { attempts: 0 } }',
+    '',
+  ].join('\n')
+}
+
+async function origin(): Promise<FakeUpstream> {
+  return startFakeUpstream({
+    handler: (req, res) => {
+      const send = (body: string): void => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length })
+        res.end(body)
+      }
+      if (req.url === '/slow') setTimeout(() => send('slow-done'), SLOW_MS)
+      else send('ok')
+    },
+  })
+}
+
+/** Where the first process serves: its `hitless serving on` line (the sockets never change). */
+async function addresses(gw: UpgradableGateway): Promise<{ url: string; admin: string }> {
+  await waitFor(() => gw.linesWith('hitless serving on').length > 0, { message: 'serving line' })
+  const line = gw.linesWith('hitless serving on')[0] as {
+    listeners: { address: string }[]
+    admin: string
+  }
+  return { url: `http://${line.listeners[0]?.address ?? ''}`, admin: `http://${line.admin}` }
+}
+
+interface Outcome {
+  readonly status: number
+  readonly body: string
+  readonly error?: string
+  readonly reused: boolean
+}
+
+function get(url: string, agent: http.Agent | false): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (body += d))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }))
+      res.on('error', (err) =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          error: err.message,
+          reused: req.reusedSocket,
+        }),
+      )
+    })
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('request timed out')))
+    req.on('error', (err: Error & { code?: string }) =>
+      resolve({ status: 0, body: '', error: err.code ?? err.message, reused: req.reusedSocket }),
+    )
+  })
+}
+
+test(
+  'three hot upgrades under load: no failed request, slow requests finish, new code serves',
+  { timeout: 90_000 },
+  async (t) => {
+    const upstream = await origin()
+    let gw: UpgradableGateway | undefined
+    const agent = new http.Agent({ keepAlive: true, maxSockets: KEEPALIVE_LOOPS })
+    let stop = false
+    let loops: Promise<void>[] = []
+    try {
+      gw = await startUpgradable(configText(upstream), { privateCode: true })
+      const g = gw
+      const { url, admin } = await addresses(g)
+      const failures: string[] = []
+      let ok = 0
+      let retried = 0
+      const loop = async (kind: 'keep-alive' | 'fresh', id: number): Promise<void> => {
+        for (let i = 0; i < MAX_REQUESTS_PER_LOOP && !stop; i++) {
+          const target = `${url}/load/${kind}/${id}/${i}`
+          let r = await get(target, kind === 'keep-alive' ? agent : false)
+          if (r.error === 'ECONNRESET' && r.reused && kind === 'keep-alive') {
+            retried++
+            r = await get(target, agent)
+          }
+          if (r.error !== undefined || r.status !== 200 || r.body !== 'ok') {
+            failures.push(`${kind} ${target}: ${r.error ?? `${r.status} ${r.body}`}`)
+          } else ok++
+        }
+      }
+      loops = [
+        ...Array.from({ length: KEEPALIVE_LOOPS }, (_, i) => loop('keep-alive', i)),
+        ...Array.from({ length: FRESH_LOOPS }, (_, i) => loop('fresh', i)),
+      ]
+      await waitFor(() => ok > 100, { message: 'load flows before the first upgrade' })
+
+      const served: number[] = [g.pid()]
+      for (let n = 1; n <= UPGRADES; n++) {
+        const build = `build-${n}`
+        g.setBuildId(build)
+        // A slow request, in flight at the old process when the signal arrives.
+        const slowSeen = upstream.requests.filter((r) => r.url === '/slow').length
+        const slow = get(`${url}/slow`, false)
+        await waitFor(() => upstream.requests.filter((r) => r.url === '/slow').length > slowSeen, {
+          message: 'the slow request reached the upstream',
+        })
+        const old = g.pid()
+        const okBefore = ok
+        const next = await g.upgrade()
+        assert.notEqual(next, old, 'a new process serves')
+        served.push(next)
+        const health = await request(`${admin}/healthz`)
+        assert.deepEqual(
+          {
+            pid: health.json<{ pid: number }>().pid,
+            build: health.json<{ build: string }>().build,
+          },
+          { pid: next, build },
+          'the admin API is served by the new process, running the code on disk at the signal',
+        )
+        const slowDone = await slow
+        assert.deepEqual(
+          [slowDone.status, slowDone.body, slowDone.error],
+          [200, 'slow-done', undefined],
+          `the 2 s request started before upgrade ${n} completed`,
+        )
+        await waitFor(() => !isRunning(old), {
+          timeoutMs: 15_000,
+          message: `old process ${old} exits after its drain`,
+        })
+        await waitFor(() => ok > okBefore + 50, { message: `load flows after upgrade ${n}` })
+      }
+      stop = true
+      await Promise.all(loops)
+      t.diagnostic(
+        `${ok} requests ok over ${UPGRADES} upgrades (pids ${served.join(' → ')}); ` +
+          `${retried} keep-alive requests re-sent after an idle close`,
+      )
+      assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed requests`)
+      assert.equal(new Set(served).size, UPGRADES + 1, 'a distinct pid each time')
+      assert.equal(g.linesWith('handed over to the new process').length, UPGRADES)
+      for (const pid of served.slice(0, -1)) assert.equal(isRunning(pid), false, `${pid} exited`)
+    } finally {
+      stop = true
+      await Promise.all(loops)
+      agent.destroy()
+      await gw?.close()
+      await upstream.close()
+    }
+  },
+)
+
+test(
+  'an upgrade whose new process cannot load its config leaves the old one serving',
+  { timeout: 30_000 },
+  async () => {
+    const upstream = await origin()
+    const gw = await startUpgradable(configText(upstream))
+    try {
+      const { url } = await addresses(gw)
+      const old = gw.pid()
+      // The running process rejects this edit too (its watcher sees it) and keeps its config.
+      writeFileSync(gw.configPath, 'routes: [ { name: broken\n')
+      process.kill(old, 'SIGUSR2')
+      await waitFor(() => gw.linesWith('hot upgrade failed').length === 1, {
+        timeoutMs: 15_000,
+        message: 'the upgrade fails',
+      })
+      const failed = gw.linesWith('hot upgrade failed')[0] as { reason: string; new_pid: number }
+      assert.match(failed.reason, /exited \(exit code 1\) before it was ready/)
+      assert.equal(isRunning(failed.new_pid), false)
+      assert.equal(gw.pid(), old, 'the pid file still names the old process')
+      const res = await request(`${url}/after`)
+      assert.equal(res.text(), 'ok')
+
+      // Fixed on disk: the next upgrade goes through.
+      writeFileSync(gw.configPath, configText(upstream))
+      const next = await gw.upgrade()
+      assert.notEqual(next, old)
+      assert.equal((await request(`${url}/fixed`)).text(), 'ok')
+    } finally {
+      await gw.close()
+      await upstream.close()
+    }
+  },
+)
+
+test(
+  'a new process not ready in time is stopped, and a SIGUSR2 during an upgrade is ignored',
+  { timeout: 30_000 },
+  async () => {
+    const upstream = await origin()
+    const stall = fileURLToPath(new URL('../helpers/stall-upgrade-child.js', import.meta.url))
+    const gw = await startUpgradable(configText(upstream), {
+      upgradeTimeout: '1500ms',
+      nodeArgs: ['--import', stall],
+    })
+    try {
+      const { url } = await addresses(gw)
+      const old = gw.pid()
+      process.kill(old, 'SIGUSR2')
+      await waitFor(() => gw.linesWith('hot upgrade: new process started').length === 1, {
+        message: 'the new process is started',
+      })
+      process.kill(old, 'SIGUSR2')
+      await waitFor(() => gw.linesWith('hot upgrade request ignored').length === 1, {
+        message: 'the second SIGUSR2 is ignored',
+      })
+      await waitFor(() => gw.linesWith('hot upgrade failed').length === 1, {
+        timeoutMs: 15_000,
+        message: 'the upgrade times out',
+      })
+      const failed = gw.linesWith('hot upgrade failed')[0] as { reason: string; new_pid: number }
+      assert.match(failed.reason, /not ready within 1500 ms/)
+      assert.equal(isRunning(failed.new_pid), false, 'the stalled process was stopped')
+      assert.equal(gw.linesWith('hot upgrade: new process started').length, 1, 'only one started')
+      assert.equal(gw.pid(), old)
+      assert.equal((await request(`${url}/still`)).text(), 'ok')
+    } finally {
+      await gw.close()
+      await upstream.close()
+    }
+  },
+)
