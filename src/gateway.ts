@@ -31,6 +31,9 @@ import { UpstreamRegistry } from './upstream/registry.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
+/** After a 1001 close frame at the drain deadline, how long a WebSocket client has to close. */
+const WS_CLOSE_GRACE_MS = 1000
+
 export interface GatewayOptions {
   /** Path of a YAML or JSON config file. */
   readonly configPath?: string
@@ -70,7 +73,8 @@ export class Gateway {
   readonly #env: Env
   readonly #registry = new UpstreamRegistry()
   readonly #holder = new SnapshotHolder()
-  readonly #tunnels = new Set<Duplex>()
+  /** Open tunnels: upstream side → client side and how to end it with 1001 (WebSocket). */
+  readonly #tunnels = new Map<Duplex, { client: Socket; goAway: (() => void) | null }>()
   readonly #listeners: ListenerSet
   readonly #reloads: ReloadController
   #retiring = new Set<Listener>()
@@ -250,9 +254,32 @@ export class Gateway {
     const timeoutMs = this.#holder.current?.config.drainTimeoutMs ?? 0
     this.logger.info({ drain_timeout_ms: timeoutMs }, 'draining')
     const listeners = [...this.#listeners.clear(), ...this.#retiring]
-    const { cut } = await drainListeners({ listeners, timeoutMs, logger: this.logger })
+    const { cut } = await drainListeners({
+      listeners,
+      timeoutMs,
+      logger: this.logger,
+      beforeCut: () => this.#goAwayTunnels(),
+    })
     await this.#closeNow()
     this.logger.info({ cut }, 'stopped')
+  }
+
+  /**
+   * At the drain deadline: WebSocket tunnels get a 1001 close frame each way, and their clients
+   * a moment (at most WS_CLOSE_GRACE_MS) to answer it and close, before the cut.
+   */
+  async #goAwayTunnels(): Promise<void> {
+    const closing: Promise<unknown>[] = []
+    for (const { client, goAway } of this.#tunnels.values()) {
+      if (goAway === null || client.destroyed) continue
+      closing.push(new Promise((resolve) => client.once('close', resolve)))
+      goAway()
+    }
+    if (closing.length === 0) return
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise((resolve) => (timer = setTimeout(resolve, WS_CLOSE_GRACE_MS)))
+    await Promise.race([Promise.all(closing), grace])
+    clearTimeout(timer)
   }
 
   /** Closes everything without waiting for requests (start failure, after a drain). */
@@ -262,7 +289,7 @@ export class Gateway {
       listener.stopAccepting()
       listener.tracker.destroyAll()
     }
-    for (const tunnel of this.#tunnels) tunnel.destroy()
+    for (const upstream of this.#tunnels.keys()) upstream.destroy()
     await this.#closeAdmin()
     this.#options.inheritedSockets?.closeUnclaimed()
     this.#holder.clear()
@@ -337,8 +364,8 @@ export class Gateway {
     const deps = this.#proxyDeps(() => this.#draining || listener.retiring)
     const { handle, handleExpectContinue } = createRequestHandler(deps, proto)
     const tunnels: TunnelRegistry = {
-      add: (client: Socket, upstream: Duplex) => {
-        this.#tunnels.add(upstream)
+      add: (client: Socket, upstream: Duplex, goAway: (() => void) | null) => {
+        this.#tunnels.set(upstream, { client, goAway })
         client.once('close', () => this.#tunnels.delete(upstream))
       },
     }

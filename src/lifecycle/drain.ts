@@ -10,6 +10,8 @@ export interface DrainInput {
   readonly listeners: readonly Listener[]
   readonly timeoutMs: number
   readonly logger: Logger
+  /** At the deadline, before cutting: end what can be ended cleanly (WebSocket close frames). */
+  readonly beforeCut?: () => Promise<void>
 }
 
 // While draining, connections whose last response went out before the drain began become
@@ -37,6 +39,7 @@ export async function drainListeners(input: DrainInput): Promise<{ cut: number }
     if (result === 'empty') return { cut: 0 }
     const cut = listeners.reduce((n, l) => n + l.tracker.size, 0)
     input.logger.warn({ connections: cut }, 'drain timeout reached: cutting remaining connections')
+    await input.beforeCut?.()
     for (const listener of listeners) listener.tracker.destroyAll()
     await allClosed()
     return { cut }

@@ -17,10 +17,15 @@ import { buildResponseHeaders, buildUpstreamHeaders, newRequestId } from './forw
 import type { ProxyDeps } from './handle-request.ts'
 import { hostnameOf, readRequestHead } from './request-head.ts'
 import { rewritePath } from './rewrite.ts'
+import { closeFrame, FrameBoundary, GOING_AWAY } from './ws-frames.ts'
 
 /** Live tunnels, so a graceful stop can wait for or cut them. */
 export interface TunnelRegistry {
-  add(client: Socket, upstream: Duplex): void
+  /**
+   * `goAway` (WebSocket tunnels) ends the tunnel with a 1001 close frame each way when both
+   * directions are between frames, and cuts it otherwise.
+   */
+  add(client: Socket, upstream: Duplex, goAway: (() => void) | null): void
 }
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void
@@ -158,6 +163,7 @@ function route(
     line,
     tunnels: ctx.tunnels,
     responseHeaders: entry.responseHeaders,
+    websocket: req.headers.upgrade?.toLowerCase() === 'websocket',
   })
   picked.pool.dispatch(
     {
@@ -179,6 +185,7 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
   readonly #requestId: string
   readonly #tunnels: TunnelRegistry
   readonly #responseHeaders: CompiledHeaderOps | null
+  readonly #websocket: boolean
   #abort: ((err?: Error) => void) | null = null
   /** The upstream answered with a non-101 response, which is being relayed. */
   #refused = false
@@ -191,6 +198,7 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
       readonly line: TunnelLine
       readonly tunnels: TunnelRegistry
       readonly responseHeaders: CompiledHeaderOps | null
+      readonly websocket: boolean
     },
   ) {
     this.#client = client
@@ -200,6 +208,7 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
     this.#requestId = opts.line.request_id ?? ''
     this.#tunnels = opts.tunnels
     this.#responseHeaders = opts.responseHeaders
+    this.#websocket = opts.websocket
     client.once('close', () => this.#abort?.())
   }
 
@@ -233,7 +242,11 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
     client.on('close', () => upstream.destroy())
     upstream.pipe(client)
     client.pipe(upstream)
-    this.#tunnels.add(client, upstream)
+    this.#tunnels.add(
+      client,
+      upstream,
+      this.#websocket ? goAway(client, upstream, this.#head) : null,
+    )
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
@@ -277,5 +290,28 @@ class TunnelHandler implements Dispatcher.DispatchHandler {
         ? ErrorCode.UPSTREAM_TIMEOUT
         : ErrorCode.UPSTREAM_CONNECT_FAILED
     if (!this.#client.destroyed) refuse(this.#client, this.#line, mapped, this.#requestId)
+  }
+}
+
+/**
+ * Follows the frame boundaries of a WebSocket tunnel both ways (the bytes seen here are exactly
+ * the bytes relayed, chunk for chunk) and returns what ends it with 1001 "going away".
+ */
+function goAway(client: Socket, upstream: Duplex, head: Buffer): () => void {
+  const toClient = new FrameBoundary()
+  const toUpstream = new FrameBoundary()
+  toUpstream.feed(head)
+  upstream.on('data', (chunk: Buffer) => toClient.feed(chunk))
+  client.on('data', (chunk: Buffer) => toUpstream.feed(chunk))
+  return () => {
+    if (!toClient.atBoundary || !toUpstream.atBoundary) {
+      // Mid-frame: a frame of ours would corrupt the stream; only a cut is left.
+      client.destroy()
+      return
+    }
+    upstream.unpipe(client)
+    client.unpipe(upstream)
+    client.end(closeFrame(GOING_AWAY, false))
+    upstream.end(closeFrame(GOING_AWAY, true))
   }
 }

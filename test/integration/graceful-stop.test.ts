@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
 import type { ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocket, WebSocketServer } from 'ws'
 import { startFakeUpstream } from '../helpers/fake-upstream.ts'
 import { spawnGateway } from '../helpers/spawn-gateway.ts'
 import { request } from '../helpers/http-client.ts'
@@ -80,6 +82,42 @@ describe('graceful stop', () => {
       agent.destroy()
       await gw.close()
       await origin.close()
+    }
+  })
+
+  test('at drain_timeout a WebSocket gets a 1001 close frame each way, then exit 0', async () => {
+    const echo = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+    const originClose: { code: number | null } = { code: null }
+    echo.on('connection', (ws) => {
+      ws.on('message', (data) => ws.send(data))
+      ws.on('close', (code) => (originClose.code = code))
+    })
+    await onceWithin(echo, 'listening')
+    const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`
+    const gw = await spawnGateway({
+      defaults: { drain_timeout: '300ms' },
+      upstreams: { echo: { targets: [{ url: echoUrl }] } },
+      routes: [{ match: { prefix: '/' }, upstream: 'echo' }],
+    })
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ws`)
+      await onceWithin(ws, 'open')
+      // A large message first: the tunnel has relayed multi-chunk frames before the close.
+      const big = 'x'.repeat(200_000)
+      const echoed = onceWithin<[Buffer]>(ws, 'message')
+      ws.send(big)
+      assert.equal((await echoed)[0].toString().length, big.length)
+      const closed = onceWithin<[number, Buffer]>(ws, 'close', 10_000)
+      const exited = onceWithin<[number | null]>(gw.child, 'exit', 10_000)
+      process.kill(gw.pid, 'SIGTERM')
+      const [code] = await closed
+      assert.equal(code, 1001, 'the client sees "going away", not an abnormal closure (1006)')
+      await waitFor(() => originClose.code !== null, { message: 'the origin sees the close' })
+      assert.equal(originClose.code, 1001)
+      assert.equal((await exited)[0], 0)
+    } finally {
+      await gw.close()
+      echo.close()
     }
   })
 

@@ -12,9 +12,14 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { fdOf } from '../../src/server/inherited.ts'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { request } from '../helpers/http-client.ts'
 import {
@@ -22,7 +27,9 @@ import {
   startUpgradable,
   type UpgradableGateway,
 } from '../helpers/upgradable-gateway.ts'
-import { waitFor } from '../helpers/wait-for.ts'
+import { onceWithin, waitFor } from '../helpers/wait-for.ts'
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
 const UPGRADES = 3
 const SLOW_MS = 2000
@@ -259,5 +266,50 @@ test(
       await gw.close()
       await upstream.close()
     }
+  },
+)
+
+test(
+  'systemd socket activation: a socket passed as LISTEN_FDS is served, not bound again',
+  { timeout: 20_000 },
+  async (t) => {
+    const socket = net.createServer()
+    await new Promise<void>((resolve) => socket.listen(0, '127.0.0.1', resolve))
+    const port = (socket.address() as net.AddressInfo).port
+    const fd = fdOf(socket)
+    assert.ok(fd !== null)
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hitless-systemd-'))
+    const config = path.join(dir, 'config.yaml')
+    writeFileSync(
+      config,
+      [
+        'listeners:',
+        // The address is taken: only the inherited socket can serve it.
+        `  - { name: public, address: '127.0.0.1:${port}' }`,
+        'routes:',
+        '  - { name: ping, match: { path: /ping }, respond: { status: 200, body: pong } }',
+        '',
+      ].join('\n'),
+    )
+    // systemd sets LISTEN_PID to the pid of the process it execs: `exec` keeps the shell's pid.
+    const child = spawn(
+      'sh',
+      ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${CLI}" run -c "${config}"`],
+      { stdio: ['ignore', 'pipe', 'pipe', fd] },
+    )
+    t.after(() => {
+      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    })
+    // The child has its own copy of the socket now; this process stops accepting on it.
+    socket.close()
+    let out = ''
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d))
+    await waitFor(() => out.includes('hitless serving on'), { message: 'the child serves' })
+    const res = await request(`http://127.0.0.1:${port}/ping`)
+    assert.equal(res.text(), 'pong')
+    const exited = onceWithin<[number | null]>(child, 'exit', 10_000)
+    process.kill(child.pid ?? 0, 'SIGTERM')
+    assert.equal((await exited)[0], 0)
   },
 )
