@@ -288,6 +288,7 @@ export class Gateway {
     for (const listener of [...this.#listeners.clear(), ...this.#retiring]) {
       listener.stopAccepting()
       listener.tracker.destroyAll()
+      listener.release()
     }
     for (const upstream of this.#tunnels.keys()) upstream.destroy()
     await this.#closeAdmin()

@@ -52,13 +52,20 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
   }
   if (upgradeChild) await reportReadyAndAwaitTakeOver(gateway.configVersion)
   if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
-  return serveUntilStopped(gateway, opts).finally(() => {
-    if (opts.pidFile !== undefined) removePidFile(opts.pidFile)
+  const state = { handedOver: false }
+  return serveUntilStopped(gateway, opts, state).finally(() => {
+    // After a hand-over the file names the successor (and is its to remove): checking its
+    // content and then removing it would race with the successor writing it.
+    if (opts.pidFile !== undefined && !state.handedOver) removePidFile(opts.pidFile)
     flushLogger(gateway.logger)
   })
 }
 
-function serveUntilStopped(gateway: Gateway, opts: RunOptions): Promise<number> {
+function serveUntilStopped(
+  gateway: Gateway,
+  opts: RunOptions,
+  state: { handedOver: boolean },
+): Promise<number> {
   const { logger } = gateway
   const upgrader = new Upgrader({
     sockets: () => gateway.listeningSockets(),
@@ -104,6 +111,7 @@ function serveUntilStopped(gateway: Gateway, opts: RunOptions): Promise<number> 
       logger.info({ signal: 'SIGUSR2' }, 'hot upgrade requested')
       void upgrader.upgrade().then((result) => {
         if (result.outcome === 'ready' && !stopping) {
+          state.handedOver = true
           stop({ new_pid: result.pid }, 'handed over to the new process: draining')
         }
       })

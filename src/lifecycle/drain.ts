@@ -26,7 +26,7 @@ export async function drainListeners(input: DrainInput): Promise<{ cut: number }
   }
   for (const listener of listeners) listener.stopAccepting()
   const sweep = (): void => {
-    for (const listener of listeners) listener.server.closeIdleConnections()
+    for (const listener of listeners) listener.tracker.closeIdle()
   }
   sweep()
   const timer = setInterval(sweep, IDLE_SWEEP_MS)
@@ -36,12 +36,16 @@ export async function drainListeners(input: DrainInput): Promise<{ cut: number }
   })
   try {
     const result = await Promise.race([allClosed().then(() => 'empty' as const), timedOut])
-    if (result === 'empty') return { cut: 0 }
+    if (result === 'empty') {
+      for (const listener of listeners) listener.release()
+      return { cut: 0 }
+    }
     const cut = listeners.reduce((n, l) => n + l.tracker.size, 0)
     input.logger.warn({ connections: cut }, 'drain timeout reached: cutting remaining connections')
     await input.beforeCut?.()
     for (const listener of listeners) listener.tracker.destroyAll()
     await allClosed()
+    for (const listener of listeners) listener.release()
     return { cut }
   } finally {
     clearInterval(timer)

@@ -6,6 +6,8 @@ import type { Socket } from 'node:net'
 
 export class ConnectionTracker {
   readonly #sockets = new Set<Socket>()
+  /** Sockets taken over by an upgrade (tunnels): never idle, ended by their own rules. */
+  readonly #upgraded = new WeakSet<Socket>()
   #waiters: (() => void)[] = []
 
   get size(): number {
@@ -21,10 +23,31 @@ export class ConnectionTracker {
     })
   }
 
+  /** `socket` now carries an upgraded protocol (a tunnel), not HTTP requests. */
+  markUpgraded(socket: Socket): void {
+    this.#upgraded.add(socket)
+  }
+
   /** Resolves once no tracked socket is left (at once if there is none). */
   async whenEmpty(): Promise<void> {
     if (this.#sockets.size === 0) return
     await new Promise<void>((resolve) => this.#waiters.push(resolve))
+  }
+
+  /**
+   * Closes the idle keep-alive connections: those that have carried a request and have no
+   * response in progress. A connection that has not sent a byte yet is left alone: it was
+   * accepted a moment ago and its first request is on its way (closing it would reset a client
+   * that did nothing wrong); it gets `Connection: close` on that response, or its header timeout.
+   */
+  closeIdle(): void {
+    for (const socket of this.#sockets) {
+      if (socket.bytesRead === 0 || this.#upgraded.has(socket)) continue
+      // node:http attaches the response in progress to its socket (and detaches it when done).
+      const res = (socket as { _httpMessage?: { writableFinished?: boolean } | null })._httpMessage
+      if (res !== null && res !== undefined && res.writableFinished !== true) continue
+      socket.destroy()
+    }
   }
 
   /** Destroys every tracked socket (the drain deadline passed). */

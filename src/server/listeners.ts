@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
-import type { Socket } from 'node:net'
+import net, { type Socket } from 'node:net'
 import type { ListenAddress } from '../config/types.ts'
 import { ConnectionTracker } from './connection-tracker.ts'
 import { listenOn } from '../util/listen.ts'
@@ -75,9 +75,17 @@ export class Listener {
 
   /** Stops accepting at once; open connections are left to the caller (drain). */
   stopAccepting(): void {
-    // close() stops the accept loop synchronously; its callback (all connections gone) is
-    // not awaited here because the drain logic tracks connections itself.
-    if (this.server.listening) this.server.close()
+    // net.Server's close(), not http.Server's: since Node 19 the latter also destroys every
+    // connection it deems idle, which includes one accepted a moment ago whose first request
+    // is still on its way; that client would be reset. The drain closes idle ones itself
+    // (ConnectionTracker.closeIdle). Closing the listening handle is synchronous; the callback
+    // (all connections gone) is not awaited because the drain tracks connections itself.
+    if (this.server.listening) net.Server.prototype.close.call(this.server)
+  }
+
+  /** Once no connection is left: http.Server's own clean-up (its header-timeout timer). */
+  release(): void {
+    this.server.close(() => undefined)
   }
 }
 
@@ -105,7 +113,10 @@ export async function openListener(
   const on = handlers(listener)
   server.on('request', on.request)
   server.on('checkContinue', on.checkContinue)
-  server.on('upgrade', on.upgrade)
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    listener.tracker.markUpgraded(socket)
+    on.upgrade(req, socket, head)
+  })
   server.on('clientError', on.clientError)
   server.on('checkExpectation', on.checkExpectation)
   server.on('connect', on.connect)

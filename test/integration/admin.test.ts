@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { startGateway, type TestGateway } from '../helpers/start-gateway.ts'
 import { request } from '../helpers/http-client.ts'
+import { BUILD_ID, VERSION } from '../../src/version.ts'
 
 describe('admin API', () => {
   let up: FakeUpstream
@@ -33,7 +34,12 @@ describe('admin API', () => {
     assert.ok(gw.adminUrl)
     const health = await request(`${gw.adminUrl}/healthz`)
     assert.equal(health.status, 200)
-    assert.deepEqual(health.json(), { status: 'ok' })
+    assert.deepEqual(health.json(), {
+      status: 'ok',
+      pid: process.pid,
+      version: VERSION,
+      build: BUILD_ID,
+    })
     const ready = await request(`${gw.adminUrl}/readyz`)
     assert.equal(ready.status, 200)
   })
