@@ -50,8 +50,11 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     flushLogger(gateway.logger)
     return 1
   }
-  if (upgradeChild) await reportReadyAndAwaitTakeOver(gateway.configVersion)
+  // The pid file names this process before the old one (in an upgrade) is told it is ready, so
+  // that it never names a process that has exited: a supervisor reading it when the old process
+  // exits (systemd's PIDFile=) finds the new one. A failed upgrade writes the old pid back.
   if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
+  if (upgradeChild) await reportReadyAndAwaitTakeOver(gateway.configVersion)
   const state = { handedOver: false }
   return serveUntilStopped(gateway, opts, state).finally(() => {
     // After a hand-over the file names the successor (and is its to remove): checking its
@@ -71,6 +74,9 @@ function serveUntilStopped(
     sockets: () => gateway.listeningSockets(),
     timeoutMs: opts.upgradeTimeoutMs,
     handOver: () => gateway.stopAccepting(),
+    onFailed: () => {
+      if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
+    },
     logger,
   })
   return new Promise<number>((resolve) => {

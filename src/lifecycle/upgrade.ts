@@ -43,6 +43,8 @@ export interface UpgraderOptions {
   readonly timeoutMs: number
   /** Called once the new process is ready, before it is told to take over: stop accepting. */
   readonly handOver: () => void
+  /** Called when an upgrade failed and its new process is gone (e.g. to restore the pid file). */
+  readonly onFailed?: () => void
   readonly logger: Logger
   /** What to start; defaults to this process's own command line and environment. */
   readonly command?: () => UpgradeCommand
@@ -141,6 +143,7 @@ export class Upgrader {
       }
     }
     await stopChild(child)
+    this.#options.onFailed?.()
     return this.#failed(outcome.reason, child.pid)
   }
 

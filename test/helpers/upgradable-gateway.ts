@@ -28,7 +28,10 @@ export interface UpgradableGateway {
   readonly pids: Set<number>
   /** Log lines whose `msg` starts with `prefix` (from any process). */
   linesWith(prefix: string): Record<string, unknown>[]
-  /** Sends SIGUSR2 to the serving process and resolves with the successor's pid. */
+  /**
+   * Sends SIGUSR2 to the serving process and resolves with the successor's pid once the pid
+   * file names it and the old process has stopped accepting (its hand-over log line).
+   */
   upgrade(timeoutMs?: number): Promise<number>
   /** Changes BUILD_ID in the code on disk (only with `privateCode`). */
   setBuildId(id: string): void
@@ -141,6 +144,13 @@ export async function startUpgradable(
           return next !== before
         },
         { timeoutMs, intervalMs: 20, message: `a successor of ${before} in the pid file` },
+      )
+      await waitFor(
+        () =>
+          logs.some(
+            (l) => l['pid'] === before && l['msg'] === 'handed over to the new process: draining',
+          ),
+        { timeoutMs, intervalMs: 10, message: `${before} hands over` },
       )
       pids.add(next)
       return next
