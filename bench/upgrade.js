@@ -33,17 +33,26 @@ const UPGRADES = Number(values.upgrades)
 const log = (msg) => process.stderr.write(`[upgrade] ${msg}\n`)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+// Sockets that carried a complete exchange: a request on one is on a reused connection (Node's
+// req.reusedSocket misses a socket handed straight from one queued request to the next).
+const usedSockets = new WeakSet()
+
 function get(url, agent) {
   return new Promise((resolve) => {
+    let reused = false
     const req = http.get(url, { agent }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d) => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode, body, reused: req.reusedSocket }))
-      res.on('error', (err) => resolve({ error: err.message, reused: req.reusedSocket }))
+      res.on('end', () => {
+        usedSockets.add(req.socket)
+        resolve({ status: res.statusCode, body, reused })
+      })
+      res.on('error', (err) => resolve({ error: err.message, reused }))
     })
+    req.on('socket', (s) => (reused = req.reusedSocket || usedSockets.has(s)))
     req.setTimeout(5000, () => req.destroy(new Error('timeout')))
-    req.on('error', (err) => resolve({ error: err.code ?? err.message, reused: req.reusedSocket }))
+    req.on('error', (err) => resolve({ error: err.code ?? err.message, reused }))
   })
 }
 
@@ -126,7 +135,7 @@ async function main() {
     loops = Array.from({ length: LOAD_CLIENTS }, async () => {
       while (!stop) {
         let r = await get(`${url}/x`, agent)
-        if (r.error === 'ECONNRESET' && r.reused) {
+        for (let k = 0; k < LOAD_CLIENTS && r.error === 'ECONNRESET' && r.reused; k++) {
           counts.resent++
           r = await get(`${url}/x`, agent)
         }

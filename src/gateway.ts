@@ -7,7 +7,7 @@ import type http from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
-import { configRoutes } from './admin/routes/config.ts'
+import { configRoutes, type ConfigCommands } from './admin/routes/config.ts'
 import { loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
 import { watchConfigFile, type ConfigFileWatcher } from './config/sources/file.ts'
 import type { AdminConfig, GatewayConfig, ListenerConfig } from './config/types.ts'
@@ -57,6 +57,21 @@ export interface GatewayOptions {
    * binding; the ones no listener takes are closed once started.
    */
   readonly inheritedSockets?: InheritedSockets
+  /** How errors and history name a document given as `config` (default "inline"). */
+  readonly sourceName?: string
+  /**
+   * One worker among several (`--workers N`): the admin API's reload, rollback and metrics go
+   * through these, which apply to every worker (the supervisor relays them), instead of this
+   * gateway alone.
+   */
+  readonly control?: GatewayControl
+}
+
+/** What a worker's admin API asks of the supervisor (see GatewayOptions.control). */
+export interface GatewayControl {
+  reload(document: string | undefined): Promise<ReloadResult>
+  rollback(version: string): Promise<ReloadResult | null>
+  metrics(): Promise<{ body: string; contentType: string }>
 }
 
 /** Where a started gateway listens (ports resolved when 0 was asked). */
@@ -308,12 +323,22 @@ export class Gateway {
   #loadDocument(config: unknown): LoadedConfig {
     // A string is YAML or JSON (told apart by its content, for POST /reload bodies); an object
     // is serialised as JSON, which takes the fast JSON path of the loader.
-    if (typeof config === 'string') return loadConfig(config, { source: 'inline', env: this.#env })
-    return loadConfig(JSON.stringify(config), { source: 'inline', format: 'json', env: this.#env })
+    const source = this.#options.sourceName ?? 'inline'
+    if (typeof config === 'string') return loadConfig(config, { source, env: this.#env })
+    return loadConfig(JSON.stringify(config), { source, format: 'json', env: this.#env })
   }
 
   #sourceName(): string {
-    return this.#options.configPath ?? 'inline'
+    return this.#options.configPath ?? this.#options.sourceName ?? 'inline'
+  }
+
+  /** The admin API's commands of a worker: relayed to every worker by the supervisor. */
+  #relayedCommands(control: GatewayControl): ConfigCommands {
+    return {
+      reloads: this.#reloads,
+      reload: (config) => control.reload(typeof config === 'string' ? config : undefined),
+      rollback: (version) => control.rollback(version),
+    }
   }
 
   #watch(): void {
@@ -421,12 +446,13 @@ export class Gateway {
       this.#admin = { ...open, config: wanted, token }
       return
     }
+    const control = this.#options.control
     const handler = createAdminHandler({
-      metrics: this.metrics,
+      metrics: control === undefined ? this.metrics : { render: () => control.metrics() },
       isReady: () => this.ready,
       token: () => this.#admin?.token ?? token,
       logger: this.logger.child({ subsystem: 'admin' }),
-      routes: configRoutes(this),
+      routes: configRoutes(control === undefined ? this : this.#relayedCommands(control)),
     })
     let server: http.Server
     try {

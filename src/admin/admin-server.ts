@@ -20,7 +20,8 @@ export type AdminReply =
   | { readonly status: number; readonly text: string; readonly contentType: string }
 
 export interface AdminDeps {
-  readonly metrics: GatewayMetrics
+  /** The exposition of /metrics (one process's registry, or every worker's merged). */
+  readonly metrics: Pick<GatewayMetrics, 'render'>
   /** 200 on /readyz while true, 503 otherwise (starting, draining). */
   readonly isReady: () => boolean
   /** The bearer token, or null when none is configured (read per call: reloads change it). */

@@ -7,11 +7,13 @@ import { parseArgs } from 'node:util'
 import { parseDuration } from '../config/formats.ts'
 import { reloadCommand } from './reload.ts'
 import { runCommand } from './run.ts'
+import { superviseCommand } from './supervise.ts'
 import { upgradeCommand } from './upgrade.ts'
+import { isWorker, runWorker } from './worker.ts'
 import { validateCommand } from './validate.ts'
 
 const USAGE = `usage:
-  hitless [run] [-c FILE] [--pid-file FILE] [--upgrade-timeout 30s]
+  hitless [run] [-c FILE] [--workers N] [--pid-file FILE] [--upgrade-timeout 30s]
                 [--log-level debug|info|warn|error] [--log-format json|pretty]
   hitless validate -c FILE
   hitless reload [--admin URL] [--token-env NAME] | [--pid-file FILE]
@@ -21,7 +23,9 @@ options:
   --pid-file FILE        run: write this process's id there once serving (kept current across
                          hot upgrades); reload: send SIGHUP to the process it names; upgrade:
                          send SIGUSR2 to it and wait until the file names the new process
-  --upgrade-timeout DUR  run: how long a hot upgrade's new process has to be ready, default 30s
+  --workers N            run: N worker processes on one set of listeners, under a supervisor
+  --upgrade-timeout DUR  run: how long a hot upgrade's new process (or a worker) has to be
+                         ready, default 30s
   --timeout DUR          upgrade: how long to wait for the new process, default 60s
   --admin URL            admin API of the running gateway, default http://127.0.0.1:9901
   --token-env NAME       environment variable holding the admin token, default HITLESS_ADMIN_TOKEN
@@ -51,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
         'token-env': { type: 'string', default: 'HITLESS_ADMIN_TOKEN' },
         'pid-file': { type: 'string' },
         'upgrade-timeout': { type: 'string', default: '30s' },
+        workers: { type: 'string' },
         timeout: { type: 'string', default: '60s' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -77,17 +82,24 @@ async function main(argv: string[]): Promise<number> {
     return 2
   }
   switch (command) {
-    case 'run':
-      return runCommand(
-        {
-          configPath: values.config,
-          logLevel: level,
-          logFormat: format,
-          pidFile: values['pid-file'],
-          upgradeTimeoutMs: upgradeTimeout.value,
-        },
-        io,
-      )
+    case 'run': {
+      const run = {
+        configPath: values.config,
+        logLevel: level,
+        logFormat: format,
+        pidFile: values['pid-file'],
+        upgradeTimeoutMs: upgradeTimeout.value,
+      }
+      // A worker is started with its supervisor's arguments (--workers included).
+      if (isWorker()) return runWorker(run, io)
+      if (values.workers === undefined) return runCommand(run, io)
+      const workers = Number(values.workers)
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+        io.err('hitless: --workers takes a whole number from 1 to 256')
+        return 2
+      }
+      return superviseCommand({ ...run, workers }, io)
+    }
     case 'upgrade':
       return upgradeCommand({ pidFile: values['pid-file'], timeoutMs: timeout.value }, io)
     case 'validate':

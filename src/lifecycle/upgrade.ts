@@ -42,7 +42,7 @@ export interface UpgraderOptions {
   /** How long the new process has to report ready. */
   readonly timeoutMs: number
   /** Called once the new process is ready, before it is told to take over: stop accepting. */
-  readonly handOver: () => void
+  readonly handOver: () => void | Promise<void>
   /** Called when an upgrade failed and its new process is gone (e.g. to restore the pid file). */
   readonly onFailed?: () => void
   readonly logger: Logger
@@ -127,7 +127,7 @@ export class Upgrader {
     this.#child = child
     const outcome = await waitForReady(child, timeoutMs).finally(() => (this.#child = null))
     if (outcome.ready !== undefined) {
-      this.#options.handOver()
+      await this.#options.handOver()
       child.send({ hitless: 'take-over' } satisfies TakeOverMessage)
       // The new process lives on alone: no channel or handle keeps this one's loop alive.
       child.disconnect()

@@ -46,6 +46,8 @@ export interface UpgradableOptions {
   readonly env?: Record<string, string>
   /** Node options for the first process (a hot upgrade passes them on to the next). */
   readonly nodeArgs?: readonly string[]
+  /** More `hitless run` arguments, e.g. `['--workers', '2']`. */
+  readonly args?: readonly string[]
 }
 
 /** True while `pid` runs (a zombie, exited but not yet reaped, counts as gone). */
@@ -85,6 +87,7 @@ export async function startUpgradable(
   }
   const args = [...(opts.nodeArgs ?? []), cli, 'run', '-c', configPath, '--pid-file', pidFile]
   if (opts.upgradeTimeout !== undefined) args.push('--upgrade-timeout', opts.upgradeTimeout)
+  args.push(...(opts.args ?? []))
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },

@@ -10,7 +10,7 @@
  * request written on a reused connection that the server had just closed while idle is sent once
  * more; those retries are counted and reported, and fresh connections get no such help.
  */
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -82,118 +82,154 @@ interface Outcome {
   readonly reused: boolean
 }
 
+/** Sockets that have carried a complete exchange: a request on one is on a reused connection. */
+const usedSockets = new WeakSet<object>()
+
+/**
+ * One GET. `reused` says whether its connection had carried an earlier exchange (Node's
+ * `req.reusedSocket` misses a socket handed straight from one queued request to the next).
+ */
 function get(url: string, agent: http.Agent | false): Promise<Outcome> {
   return new Promise((resolve) => {
+    let reused = false
     const req = http.get(url, { agent }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }))
+      res.on('end', () => {
+        usedSockets.add(req.socket ?? {})
+        resolve({ status: res.statusCode ?? 0, body, reused })
+      })
       res.on('error', (err) =>
-        resolve({
-          status: res.statusCode ?? 0,
-          body,
-          error: err.message,
-          reused: req.reusedSocket,
-        }),
+        resolve({ status: res.statusCode ?? 0, body, error: err.message, reused }),
       )
     })
+    req.on('socket', (socket) => (reused = req.reusedSocket || usedSockets.has(socket)))
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('request timed out')))
     req.on('error', (err: Error & { code?: string }) =>
-      resolve({ status: 0, body: '', error: err.code ?? err.message, reused: req.reusedSocket }),
+      resolve({ status: 0, body: '', error: err.code ?? err.message, reused }),
     )
   })
+}
+
+/** Worker pids that the supervisor `pid` reported ready (its `worker ready` lines). */
+function workersOf(gw: UpgradableGateway, pid: number): number[] {
+  return gw.logs
+    .filter((l) => l['pid'] === pid && l['msg'] === 'worker ready')
+    .map((l) => Number(l['worker_pid']))
+}
+
+/**
+ * The guarantee, for one process (`workers` undefined) or a supervisor with N workers: three
+ * upgrades under keep-alive and fresh-connection load.
+ */
+async function upgradesUnderLoad(t: TestContext, workers?: number): Promise<void> {
+  const upstream = await origin()
+  let gw: UpgradableGateway | undefined
+  const agent = new http.Agent({ keepAlive: true, maxSockets: KEEPALIVE_LOOPS })
+  let stop = false
+  let loops: Promise<void>[] = []
+  try {
+    gw = await startUpgradable(configText(upstream), {
+      privateCode: true,
+      ...(workers === undefined ? {} : { args: ['--workers', String(workers)] }),
+    })
+    const g = gw
+    const { url, admin } = await addresses(g)
+    const failures: string[] = []
+    let ok = 0
+    let retried = 0
+    const loop = async (kind: 'keep-alive' | 'fresh', id: number): Promise<void> => {
+      for (let i = 0; i < MAX_REQUESTS_PER_LOOP && !stop; i++) {
+        const target = `${url}/load/${kind}/${id}/${i}`
+        let r = await get(target, kind === 'keep-alive' ? agent : false)
+        // Each retry is again on a connection the server closed while idle (the pool may hold
+        // several that one drain closed at once); bounded, and a new connection is never retried.
+        for (let k = 0; k < KEEPALIVE_LOOPS && r.error === 'ECONNRESET' && r.reused; k++) {
+          retried++
+          r = await get(target, agent)
+        }
+        if (r.error !== undefined || r.status !== 200 || r.body !== 'ok') {
+          const how = r.reused ? 'reused connection' : 'new connection'
+          failures.push(`${kind} ${target}: ${r.error ?? `${r.status} ${r.body}`} (${how})`)
+        } else ok++
+      }
+    }
+    loops = [
+      ...Array.from({ length: KEEPALIVE_LOOPS }, (_, i) => loop('keep-alive', i)),
+      ...Array.from({ length: FRESH_LOOPS }, (_, i) => loop('fresh', i)),
+    ]
+    await waitFor(() => ok > 100, { message: 'load flows before the first upgrade' })
+
+    const served: number[] = [g.pid()]
+    for (let n = 1; n <= UPGRADES; n++) {
+      const build = `build-${n}`
+      g.setBuildId(build)
+      // A slow request, in flight at the old process when the signal arrives.
+      const slowSeen = upstream.requests.filter((r) => r.url === '/slow').length
+      const slow = get(`${url}/slow`, false)
+      await waitFor(() => upstream.requests.filter((r) => r.url === '/slow').length > slowSeen, {
+        message: 'the slow request reached the upstream',
+      })
+      const old = g.pid()
+      const okBefore = ok
+      const next = await g.upgrade()
+      assert.notEqual(next, old, 'a new process serves')
+      served.push(next)
+      const health = await request(`${admin}/healthz`)
+      const answeredBy = health.json<{ pid: number }>().pid
+      if (workers === undefined) assert.equal(answeredBy, next, 'the new process answers')
+      else {
+        assert.equal(workersOf(g, next).length, workers, 'the new supervisor started its workers')
+        assert.ok(workersOf(g, next).includes(answeredBy), 'a new worker answers')
+      }
+      assert.equal(
+        health.json<{ build: string }>().build,
+        build,
+        'the code that serves is the code on disk at the signal',
+      )
+      const oldWorkers = workersOf(g, old)
+      const slowDone = await slow
+      assert.deepEqual(
+        [slowDone.status, slowDone.body, slowDone.error],
+        [200, 'slow-done', undefined],
+        `the 2 s request started before upgrade ${n} completed`,
+      )
+      await waitFor(() => [old, ...oldWorkers].every((p) => !isRunning(p)), {
+        timeoutMs: 15_000,
+        message: `old process ${old} (and its workers) exit after the drain`,
+      })
+      await waitFor(() => ok > okBefore + 50, { message: `load flows after upgrade ${n}` })
+    }
+    stop = true
+    await Promise.all(loops)
+    t.diagnostic(
+      `${ok} requests ok over ${UPGRADES} upgrades (pids ${served.join(' → ')}); ` +
+        `${retried} keep-alive requests re-sent after an idle close`,
+    )
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed requests`)
+    assert.equal(new Set(served).size, UPGRADES + 1, 'a distinct pid each time')
+    assert.equal(g.linesWith('handed over to the new process').length, UPGRADES)
+    for (const pid of served.slice(0, -1)) assert.equal(isRunning(pid), false, `${pid} exited`)
+  } finally {
+    stop = true
+    await Promise.all(loops)
+    agent.destroy()
+    await gw?.close()
+    await upstream.close()
+  }
 }
 
 test(
   'three hot upgrades under load: no failed request, slow requests finish, new code serves',
   { timeout: 90_000 },
-  async (t) => {
-    const upstream = await origin()
-    let gw: UpgradableGateway | undefined
-    const agent = new http.Agent({ keepAlive: true, maxSockets: KEEPALIVE_LOOPS })
-    let stop = false
-    let loops: Promise<void>[] = []
-    try {
-      gw = await startUpgradable(configText(upstream), { privateCode: true })
-      const g = gw
-      const { url, admin } = await addresses(g)
-      const failures: string[] = []
-      let ok = 0
-      let retried = 0
-      const loop = async (kind: 'keep-alive' | 'fresh', id: number): Promise<void> => {
-        for (let i = 0; i < MAX_REQUESTS_PER_LOOP && !stop; i++) {
-          const target = `${url}/load/${kind}/${id}/${i}`
-          let r = await get(target, kind === 'keep-alive' ? agent : false)
-          if (r.error === 'ECONNRESET' && r.reused && kind === 'keep-alive') {
-            retried++
-            r = await get(target, agent)
-          }
-          if (r.error !== undefined || r.status !== 200 || r.body !== 'ok') {
-            failures.push(`${kind} ${target}: ${r.error ?? `${r.status} ${r.body}`}`)
-          } else ok++
-        }
-      }
-      loops = [
-        ...Array.from({ length: KEEPALIVE_LOOPS }, (_, i) => loop('keep-alive', i)),
-        ...Array.from({ length: FRESH_LOOPS }, (_, i) => loop('fresh', i)),
-      ]
-      await waitFor(() => ok > 100, { message: 'load flows before the first upgrade' })
+  (t) => upgradesUnderLoad(t),
+)
 
-      const served: number[] = [g.pid()]
-      for (let n = 1; n <= UPGRADES; n++) {
-        const build = `build-${n}`
-        g.setBuildId(build)
-        // A slow request, in flight at the old process when the signal arrives.
-        const slowSeen = upstream.requests.filter((r) => r.url === '/slow').length
-        const slow = get(`${url}/slow`, false)
-        await waitFor(() => upstream.requests.filter((r) => r.url === '/slow').length > slowSeen, {
-          message: 'the slow request reached the upstream',
-        })
-        const old = g.pid()
-        const okBefore = ok
-        const next = await g.upgrade()
-        assert.notEqual(next, old, 'a new process serves')
-        served.push(next)
-        const health = await request(`${admin}/healthz`)
-        assert.deepEqual(
-          {
-            pid: health.json<{ pid: number }>().pid,
-            build: health.json<{ build: string }>().build,
-          },
-          { pid: next, build },
-          'the admin API is served by the new process, running the code on disk at the signal',
-        )
-        const slowDone = await slow
-        assert.deepEqual(
-          [slowDone.status, slowDone.body, slowDone.error],
-          [200, 'slow-done', undefined],
-          `the 2 s request started before upgrade ${n} completed`,
-        )
-        await waitFor(() => !isRunning(old), {
-          timeoutMs: 15_000,
-          message: `old process ${old} exits after its drain`,
-        })
-        await waitFor(() => ok > okBefore + 50, { message: `load flows after upgrade ${n}` })
-      }
-      stop = true
-      await Promise.all(loops)
-      t.diagnostic(
-        `${ok} requests ok over ${UPGRADES} upgrades (pids ${served.join(' → ')}); ` +
-          `${retried} keep-alive requests re-sent after an idle close`,
-      )
-      assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed requests`)
-      assert.equal(new Set(served).size, UPGRADES + 1, 'a distinct pid each time')
-      assert.equal(g.linesWith('handed over to the new process').length, UPGRADES)
-      for (const pid of served.slice(0, -1)) assert.equal(isRunning(pid), false, `${pid} exited`)
-    } finally {
-      stop = true
-      await Promise.all(loops)
-      agent.destroy()
-      await gw?.close()
-      await upstream.close()
-    }
-  },
+test(
+  'the same with --workers 2: every worker is replaced, no failed request',
+  { timeout: 90_000 },
+  (t) => upgradesUnderLoad(t, 2),
 )
 
 test(

@@ -1,0 +1,127 @@
+/**
+ * A worker of `hitless run --workers N`: started by the supervisor with the listening sockets as
+ * inherited descriptors and the document in its first IPC message. It serves, applies what the
+ * supervisor relays (reloads, rollbacks), answers its metrics, and sends its own admin API's
+ * reload, rollback and metrics to the supervisor so that they concern every worker. SIGTERM (or
+ * the supervisor going away) drains it; SIGHUP and SIGUSR2 belong to the supervisor.
+ */
+import { createGateway, type GatewayControl } from '../gateway.ts'
+import type { ReloadResult } from '../lifecycle/reload.ts'
+import { WORKER_ENV, type FromWorker, type ToWorker } from '../lifecycle/workers.ts'
+import { createLogger, flushLogger } from '../log/logger.ts'
+import { InheritedSockets } from '../server/inherited.ts'
+import { printStartError } from './print-error.ts'
+import type { CliIo, RunOptions } from './run.ts'
+
+const INIT_TIMEOUT_MS = 30_000
+
+export function isWorker(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[WORKER_ENV] !== undefined && typeof process.send === 'function'
+}
+
+export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
+  const index = Number(process.env[WORKER_ENV])
+  delete process.env[WORKER_ENV]
+  const send = (msg: FromWorker): void => {
+    if (process.connected) process.send?.(msg)
+  }
+  const init = await firstMessage()
+  if (init === null) {
+    io.err('hitless worker: no document from the supervisor')
+    return 1
+  }
+  let inherited: InheritedSockets
+  try {
+    inherited = InheritedSockets.fromEnv(process.env, process.pid)
+  } catch (err) {
+    io.err(`hitless worker: inherited sockets: ${(err as Error).message}`)
+    return 1
+  }
+  const asked = new Map<number, (answer: unknown) => void>()
+  let nextId = 1
+  const ask = (what: 'reload' | 'rollback' | 'metrics', extra: object): Promise<unknown> =>
+    new Promise((resolve) => {
+      const id = nextId++
+      asked.set(id, resolve)
+      send({ hitless: 'ask', id, what, ...extra })
+    })
+  const control: GatewayControl = {
+    reload: async (text) =>
+      (await ask('reload', text === undefined ? {} : { text })) as ReloadResult,
+    rollback: async (version) => (await ask('rollback', { version })) as ReloadResult | null,
+    metrics: async () => (await ask('metrics', {})) as { body: string; contentType: string },
+  }
+  const logger = createLogger({ level: opts.logLevel, format: opts.logFormat }).child({
+    worker: index,
+  })
+  const gateway = createGateway({
+    config: init.text,
+    sourceName: init.path,
+    logger,
+    inheritedSockets: inherited,
+    control,
+  })
+  try {
+    await gateway.start()
+  } catch (err) {
+    printStartError(err, init.path, io)
+    flushLogger(logger)
+    return 1
+  }
+  process.on('message', (msg: ToWorker) => {
+    const done = (id: number) => (answer: unknown) => send({ hitless: 'done', id, answer })
+    switch (msg.hitless) {
+      case 'apply':
+        void gateway.reload(msg.text, msg.source).then(done(msg.id))
+        break
+      case 'rollback':
+        void gateway.rollback(msg.version).then(done(msg.id))
+        break
+      case 'stop-accepting':
+        gateway.stopAccepting()
+        done(msg.id)(true)
+        break
+      case 'metrics':
+        void gateway.metrics.registry.getMetricsAsJSON().then(done(msg.id))
+        break
+      case 'answer':
+        asked.get(msg.id)?.(msg.answer)
+        asked.delete(msg.id)
+        break
+      case 'init':
+        break
+    }
+  })
+  send({ hitless: 'ready', pid: process.pid, configVersion: gateway.configVersion })
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (why: string): void => {
+      if (stopping) {
+        flushLogger(logger)
+        process.exit(1)
+      }
+      stopping = true
+      logger.info({ why }, 'worker stopping')
+      gateway.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      )
+    }
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+    process.on('SIGHUP', () => logger.debug('SIGHUP is the supervisor’s: ignored'))
+    process.on('SIGUSR2', () => logger.debug('SIGUSR2 is the supervisor’s: ignored'))
+    // The supervisor is gone (killed): nobody relays reloads any more; drain and go.
+    process.once('disconnect', () => stop('supervisor gone'))
+  }).finally(() => flushLogger(logger))
+}
+
+function firstMessage(): Promise<{ text: string; path: string } | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), INIT_TIMEOUT_MS)
+    process.once('message', (msg: ToWorker) => {
+      clearTimeout(timer)
+      resolve(msg.hitless === 'init' ? { text: msg.text, path: msg.path } : null)
+    })
+  })
+}
