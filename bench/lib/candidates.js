@@ -82,17 +82,26 @@ export function hitlessBuild(ctx) {
 /**
  * Starts `hitless run -c file` (dist/cli/main.js or BENCH_HITLESS_CLI) pinned to ctx.core and
  * waits until `port` accepts. stdout ('ignore' or 'pipe') carries pino's logs; stderr goes to
- * tmpDir/<name>.stderr.log; nodeArgs go before the script (e.g. --cpu-prof). On failure the
+ * tmpDir/<name>.stderr.log; nodeArgs go before the script (e.g. --cpu-prof), args after
+ * `run` (e.g. --workers 2). On failure the
  * child is stopped and the error says what `hitless validate` thinks of the config.
  */
 export async function startHitlessCli(ctx, opts) {
-  const { file, port, env = {}, stdout = 'ignore', logLevel = 'info', nodeArgs = [] } = opts
+  const {
+    file,
+    port,
+    env = {},
+    stdout = 'ignore',
+    logLevel = 'info',
+    nodeArgs = [],
+    args = [],
+  } = opts
   const name = opts.name ?? 'hitless'
   const errFile = path.join(ctx.tmpDir, `${name}.stderr.log`)
   const main = hitlessMain(ctx)
   const child = start(
     process.execPath,
-    [...nodeArgs, main, 'run', '-c', file, '--log-level', logLevel],
+    [...nodeArgs, main, 'run', '-c', file, '--log-level', logLevel, ...args],
     { core: ctx.core, env, stdout, errFile, cwd: ctx.repoDir },
   )
   try {
