@@ -7,7 +7,7 @@
 // 2 ms until it answers with another pid (the new process accepts and answers on the shared
 // socket), then until the pid file names it, then until the old process has exited (its drain
 // over). Meanwhile 4 keep-alive clients send GETs through the gateway to a trivial origin, and
-// every failed request is counted (a keep-alive request re-sent once after an idle close, as
+// every failed request is counted (a keep-alive request sent again after an idle close, as
 // clients do, is counted apart).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -242,9 +242,10 @@ const section = [
   row('the old process exited (drain over)', result.drainedMs),
   '',
   `- Load during the upgrades: ${result.counts.ok} requests answered 200, ` +
-    `**${result.counts.failed} failed**; ${result.counts.resent} keep-alive requests were re-sent ` +
-    'once because the old process closed their idle connection as the client wrote on it ' +
-    '(the race RFC 9112 §9.3.1 lets clients retry; fresh connections are never refused).',
+    `**${result.counts.failed} failed**; ${result.counts.resent} times a keep-alive request was ` +
+    'sent again because the old process closed its idle connection as the client wrote on it ' +
+    '(the race RFC 9112 §9.3.1 lets clients retry; a request on a new connection is never ' +
+    'retried, and none failed).',
   '',
 ].join('\n')
 process.stdout.write(`${section}\n`)

@@ -67,7 +67,7 @@ function signalPid(pidFile: string, io: CliIo): number {
   try {
     pid = readPidFile(pidFile)
   } catch (err) {
-    io.err(`hitless reload: cannot read ${pidFile}: ${(err as Error).message}`)
+    io.err(`hitless reload: ${(err as Error).message}`)
     return 1
   }
   try {

@@ -96,9 +96,12 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false
     const stop = (why: string): void => {
+      // A worker may get the stop signal twice (from a service manager signalling the whole
+      // group, and from the supervisor): it drains once. Stopping at once is the supervisor's
+      // call (SIGKILL on its second signal).
       if (stopping) {
-        flushLogger(logger)
-        process.exit(1)
+        logger.debug({ why }, 'already draining')
+        return
       }
       stopping = true
       logger.info({ why }, 'worker stopping')

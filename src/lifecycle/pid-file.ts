@@ -22,7 +22,14 @@ export function removePidFile(path: string, pid: number = process.pid): void {
 
 /** The pid a pid file names; throws with a clear message when it is missing or malformed. */
 export function readPidFile(path: string): number {
-  const text = readFileSync(path, 'utf8').trim()
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8').trim()
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message
+    throw new Error(`cannot read ${path}: ${why}`, { cause: err })
+  }
   const pid = Number(text)
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${path} does not hold a process id`)
   return pid

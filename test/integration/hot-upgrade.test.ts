@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { fdOf } from '../../src/server/inherited.ts'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { request } from '../helpers/http-client.ts'
+import { runCli } from '../helpers/run-cli.ts'
 import {
   isRunning,
   startUpgradable,
@@ -347,5 +348,35 @@ test(
     const exited = onceWithin<[number | null]>(child, 'exit', 10_000)
     process.kill(child.pid ?? 0, 'SIGTERM')
     assert.equal((await exited)[0], 0)
+  },
+)
+
+test(
+  'hitless upgrade --pid-file: signals, waits for the successor, says so',
+  {
+    timeout: 30_000,
+  },
+  async () => {
+    const upstream = await origin()
+    const gw = await startUpgradable(configText(upstream))
+    try {
+      const old = gw.pid()
+      const out = await runCli(['upgrade', '--pid-file', gw.pidFile])
+      assert.equal(out.code, 0, out.stderr)
+      const next = gw.pid()
+      assert.notEqual(next, old)
+      assert.equal(out.stdout.trim(), `upgraded: process ${next} serves; ${old} is draining`)
+      gw.pids.add(next)
+
+      const missing = await runCli(['upgrade', '--pid-file', `${gw.pidFile}.nope`])
+      assert.equal(missing.code, 1)
+      assert.match(missing.stderr, /^hitless upgrade: .*no such file/m)
+      const usage = await runCli(['upgrade'])
+      assert.equal(usage.code, 2)
+      assert.match(usage.stderr, /--pid-file FILE is required/)
+    } finally {
+      await gw.close()
+      await upstream.close()
+    }
   },
 )
