@@ -6,10 +6,11 @@
  */
 import { createGateway, type Gateway } from '../gateway.ts'
 import { removePidFile, writePidFile } from '../lifecycle/pid-file.ts'
-import { isUpgradeChild, reportReadyAndAwaitTakeOver, Upgrader } from '../lifecycle/upgrade.ts'
+import { isUpgradeChild, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrade.ts'
 import { flushLogger, type LogFormat, type LogLevel } from '../log/logger.ts'
 import { InheritedSockets } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
+import { serveUntilSignalled } from './signals.ts'
 
 export interface RunOptions {
   readonly configPath: string
@@ -69,58 +70,14 @@ function serveUntilStopped(
   opts: RunOptions,
   state: { handedOver: boolean },
 ): Promise<number> {
-  const { logger } = gateway
-  const upgrader = new Upgrader({
+  return serveUntilSignalled({
+    logger: gateway.logger,
+    opts,
+    state,
     sockets: () => gateway.listeningSockets(),
-    timeoutMs: opts.upgradeTimeoutMs,
     handOver: () => gateway.stopAccepting(),
-    onFailed: () => {
-      if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
-    },
-    logger,
-  })
-  return new Promise<number>((resolve) => {
-    let stopping = false
-    const stop = (why: Record<string, unknown>, message: string): void => {
-      stopping = true
-      logger.info(why, message)
-      gateway.close().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, 'error while stopping')
-          resolve(1)
-        },
-      )
-    }
-    const onStopSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting at once')
-        flushLogger(logger)
-        process.exit(1)
-      }
-      // A new process that is not ready yet must not outlive this one.
-      void upgrader.abort()
-      stop({ signal }, 'graceful stop requested')
-    }
-    process.on('SIGTERM', onStopSignal)
-    process.on('SIGINT', onStopSignal)
-    process.on('SIGHUP', () => {
-      logger.info({ signal: 'SIGHUP' }, 'reload requested')
-      // The outcome is logged, counted and kept in the history by the reload pipeline.
-      void gateway.reload(undefined, 'signal')
-    })
-    process.on('SIGUSR2', () => {
-      if (stopping) {
-        logger.warn({ signal: 'SIGUSR2' }, 'hot upgrade request ignored: this process is stopping')
-        return
-      }
-      logger.info({ signal: 'SIGUSR2' }, 'hot upgrade requested')
-      void upgrader.upgrade().then((result) => {
-        if (result.outcome === 'ready' && !stopping) {
-          state.handedOver = true
-          stop({ new_pid: result.pid }, 'handed over to the new process: draining')
-        }
-      })
-    })
+    // The outcome is logged, counted and kept in the history by the reload pipeline.
+    reload: () => void gateway.reload(undefined, 'signal'),
+    drain: () => gateway.close().then(() => 0),
   })
 }

@@ -18,12 +18,7 @@ import { watchConfigFile } from '../config/sources/file.ts'
 import type { ListenAddress } from '../config/types.ts'
 import { writePidFile, removePidFile } from '../lifecycle/pid-file.ts'
 import type { ReloadResult, ReloadSource } from '../lifecycle/reload.ts'
-import {
-  isUpgradeChild,
-  ownCommand,
-  reportReadyAndAwaitTakeOver,
-  Upgrader,
-} from '../lifecycle/upgrade.ts'
+import { isUpgradeChild, ownCommand, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrade.ts'
 import { WorkerPool } from '../lifecycle/workers.ts'
 import { createLogger, flushLogger, type Logger } from '../log/logger.ts'
 import {
@@ -33,6 +28,7 @@ import {
   type InheritedSocket,
 } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
+import { serveUntilSignalled } from './signals.ts'
 import type { CliIo, RunOptions } from './run.ts'
 
 /** A socket the supervisor holds: its descriptor and, when it bound it, the handle owning it. */
@@ -160,61 +156,30 @@ interface Supervised {
 }
 
 function superviseUntilStopped(s: Supervised): Promise<number> {
-  const { pool, logger, opts } = s
-  const upgrader = new Upgrader({
+  const { pool, logger } = s
+  return serveUntilSignalled({
+    logger,
+    opts: s.opts,
+    state: s.state,
     sockets: () => [...s.held],
-    timeoutMs: opts.upgradeTimeoutMs,
     // The new supervisor's workers accept from now on; these drain once it has taken over.
     handOver: () => pool.stopAccepting(),
-    onFailed: () => {
-      if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
-    },
-    logger,
-  })
-  return new Promise<number>((resolve) => {
-    let stopping = false
-    const stop = (why: Record<string, unknown>, message: string): void => {
-      stopping = true
-      logger.info(why, message)
-      // The workers stop accepting as they start draining; this process's copies of the sockets
-      // would keep them listening, with connections queueing for nobody: closed now, so that
-      // new connections are refused (after a hand-over the new supervisor has its own copies).
-      releaseSockets(s.held)
-      void pool.stop().then(() => resolve(0))
-    }
-    const onStopSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: stopping the workers at once')
-        pool.kill()
-        flushLogger(logger)
-        process.exit(1)
-      }
-      void upgrader.abort()
-      stop({ signal }, 'graceful stop requested: draining the workers')
-    }
-    process.on('SIGTERM', onStopSignal)
-    process.on('SIGINT', onStopSignal)
-    process.on('SIGHUP', () => {
-      logger.info({ signal: 'SIGHUP' }, 'reload requested')
+    reload: () => {
       readConfigFile(s.path).then(
         (doc) => s.applyAll(doc, 'signal'),
         (err: unknown) =>
           logger.error({ err: (err as Error).message }, 'cannot read the config file'),
       )
-    })
-    process.on('SIGUSR2', () => {
-      if (stopping) {
-        logger.warn({ signal: 'SIGUSR2' }, 'hot upgrade request ignored: this process is stopping')
-        return
-      }
-      logger.info({ signal: 'SIGUSR2' }, 'hot upgrade requested')
-      void upgrader.upgrade().then((result) => {
-        if (result.outcome === 'ready' && !stopping) {
-          s.state.handedOver = true
-          stop({ new_pid: result.pid }, 'handed over to the new process: draining')
-        }
-      })
-    })
+    },
+    drain: async () => {
+      // The workers stop accepting as they start draining; this process's copies of the
+      // sockets would keep them listening, with connections queueing for nobody: closed now,
+      // so that new connections are refused (after a hand-over the new supervisor has its own).
+      releaseSockets(s.held)
+      await pool.stop()
+      return 0
+    },
+    hardStop: () => pool.kill(),
   })
 }
 

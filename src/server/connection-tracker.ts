@@ -8,6 +8,18 @@ export class ConnectionTracker {
   readonly #sockets = new Set<Socket>()
   /** Sockets taken over by an upgrade (tunnels): never idle, ended by their own rules. */
   readonly #upgraded = new WeakSet<Socket>()
+  /** TLS listeners: the TLS socket (the one node:http serves) of each tracked TCP socket. */
+  readonly #httpSocketOf = new WeakMap<Socket, Socket>()
+  readonly #tls: boolean
+
+  constructor(opts: { readonly tls?: boolean } = {}) {
+    this.#tls = opts.tls === true
+  }
+
+  /** A TLS handshake completed: `tls` carries the HTTP traffic of the tracked socket `raw`. */
+  addTlsSocket(raw: Socket, tls: Socket): void {
+    this.#httpSocketOf.set(raw, tls)
+  }
   #waiters: (() => void)[] = []
 
   get size(): number {
@@ -42,9 +54,12 @@ export class ConnectionTracker {
    */
   closeIdle(): void {
     for (const socket of this.#sockets) {
-      if (socket.bytesRead === 0 || this.#upgraded.has(socket)) continue
+      // On a TLS listener node:http serves the TLS socket; before its handshake completes there
+      // is none, and the connection is as new as one that has not sent a byte.
+      const http = this.#tls ? this.#httpSocketOf.get(socket) : socket
+      if (http === undefined || http.bytesRead === 0 || this.#upgraded.has(http)) continue
       // node:http attaches the response in progress to its socket (and detaches it when done).
-      const res = (socket as { _httpMessage?: { writableFinished?: boolean } | null })._httpMessage
+      const res = (http as { _httpMessage?: { writableFinished?: boolean } | null })._httpMessage
       if (res !== null && res !== undefined && res.writableFinished !== true) continue
       socket.destroy()
     }

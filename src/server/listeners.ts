@@ -43,15 +43,22 @@ export class Listener {
   name: string
   readonly server: http.Server
   readonly address: ListenAddress
-  readonly tracker = new ConnectionTracker()
+  readonly tracker: ConnectionTracker
   /** Set when a reload removed this listener: its responses then carry Connection: close. */
   retiring = false
 
-  constructor(name: string, server: http.Server, address: ListenAddress) {
+  constructor(name: string, server: http.Server, address: ListenAddress, tls: boolean) {
     this.name = name
     this.server = server
     this.address = address
+    this.tracker = new ConnectionTracker({ tls })
     server.on('connection', (socket: Socket) => this.tracker.add(socket))
+    if (tls) {
+      server.on('secureConnection', (socket: Socket & { _parent?: Socket }) => {
+        // tls.Server's TLS socket keeps the TCP socket it wraps as `_parent`.
+        if (socket._parent !== undefined) this.tracker.addTlsSocket(socket._parent, socket)
+      })
+    }
   }
 
   /** Applies limits that a live server can take (the header size cap is fixed at creation). */
@@ -109,7 +116,7 @@ export async function openListener(
     spec.tls === null
       ? http.createServer(options)
       : https.createServer({ ...options, cert: spec.tls.cert, key: spec.tls.key })
-  const listener = new Listener(spec.name, server, spec.address)
+  const listener = new Listener(spec.name, server, spec.address, spec.tls !== null)
   const on = handlers(listener)
   server.on('request', on.request)
   server.on('checkContinue', on.checkContinue)

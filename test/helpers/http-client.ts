@@ -81,3 +81,15 @@ export function statusOf(text: string): number {
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(text)
   return m === null ? 0 : Number(m[1])
 }
+
+/** True when a connection to 127.0.0.1:`port` is refused (nothing listens there any more). */
+export async function connectRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once('error', (err: Error & { code?: string }) => resolve(err.code === 'ECONNREFUSED'))
+  })
+}

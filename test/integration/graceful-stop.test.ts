@@ -6,25 +6,13 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import net from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { startFakeUpstream } from '../helpers/fake-upstream.ts'
 import { spawnGateway } from '../helpers/spawn-gateway.ts'
-import { request } from '../helpers/http-client.ts'
+import { request, connectRefused } from '../helpers/http-client.ts'
 import { onceWithin, waitFor } from '../helpers/wait-for.ts'
-
-async function connectRefused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once('error', (err: Error & { code?: string }) => resolve(err.code === 'ECONNREFUSED'))
-  })
-}
 
 function adminPort(logs: Record<string, unknown>[]): number {
   const serving = logs.find((l) => typeof l['admin'] === 'string')

@@ -10,7 +10,7 @@ import net from 'node:net'
 import { rename, writeFile } from 'node:fs/promises'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { startFileGateway, type FileGateway } from '../helpers/start-gateway.ts'
-import { request } from '../helpers/http-client.ts'
+import { request, connectRefused } from '../helpers/http-client.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
 const TOKEN = 'reload-test-token'
@@ -39,17 +39,6 @@ function configWith(
       { name: 'other', match: { prefix: '/b' }, upstream: 'b' },
     ],
   }
-}
-
-async function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once('error', () => resolve(true))
-  })
 }
 
 describe('hot reload', () => {
@@ -219,7 +208,7 @@ describe('hot reload', () => {
       },
       { message: 'removed listener refuses' },
     )
-    assert.equal(await refused(gw.port), false, 'the kept listener still accepts')
+    assert.equal(await connectRefused(gw.port), false, 'the kept listener still accepts')
   })
 
   test('the library reload() applies a document object', async () => {

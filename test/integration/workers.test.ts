@@ -7,9 +7,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
-import { request as rawRequest, type RequestOptions } from '../helpers/http-client.ts'
+import {
+  request as rawRequest,
+  type RequestOptions,
+  connectRefused,
+} from '../helpers/http-client.ts'
 import { isRunning, startUpgradable } from '../helpers/upgradable-gateway.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
@@ -32,17 +35,6 @@ function config(origin: FakeUpstream, body: string): string {
 async function request(url: string, opts?: RequestOptions): ReturnType<typeof rawRequest> {
   return rawRequest(url, opts).catch((err: Error) => {
     throw new Error(`${opts?.method ?? 'GET'} ${url}: ${err.message}`)
-  })
-}
-
-async function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once('error', (err: Error & { code?: string }) => resolve(err.code === 'ECONNREFUSED'))
   })
 }
 
@@ -141,7 +133,7 @@ test(
       const port = Number(new URL(url).port)
       const everyone = [supervisor, ...workers()].filter((p) => isRunning(p))
       process.kill(supervisor, 'SIGTERM')
-      await waitFor(() => refused(port), { message: 'new connections are refused' })
+      await waitFor(() => connectRefused(port), { message: 'new connections are refused' })
       ;(held as ((body: string) => void) | null)?.('slow done')
       assert.equal((await slow).text(), 'slow done')
       await waitFor(() => everyone.every((p) => !isRunning(p)), {

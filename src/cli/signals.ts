@@ -1,0 +1,83 @@
+/**
+ * The signal loop shared by `hitless run` (one process) and its `--workers` supervisor: SIGHUP
+ * reloads, SIGUSR2 hot-upgrades (a new process takes the sockets over, then this one drains),
+ * SIGTERM/SIGINT drain and exit 0, a second one exits 1 at once. What reloading, handing over
+ * and draining mean is the caller's.
+ */
+import { writePidFile } from '../lifecycle/pid-file.ts'
+import { Upgrader } from '../lifecycle/upgrade.ts'
+import { flushLogger, type Logger } from '../log/logger.ts'
+import type { InheritedSocket } from '../server/inherited.ts'
+import type { RunOptions } from './run.ts'
+
+export interface SignalLoop {
+  readonly logger: Logger
+  readonly opts: RunOptions
+  /** The sockets a hot upgrade hands over. */
+  readonly sockets: () => InheritedSocket[]
+  /** Once the new process is ready, before it takes over: stop accepting. */
+  readonly handOver: () => void | Promise<void>
+  /** SIGHUP. */
+  readonly reload: () => void
+  /** Graceful stop; resolves with the exit code. */
+  readonly drain: () => Promise<number>
+  /** A second stop signal, just before exiting 1. */
+  readonly hardStop?: () => void
+  /** Set once a new process has taken over (this one then leaves the pid file to it). */
+  readonly state: { handedOver: boolean }
+}
+
+/** Installs the handlers; resolves with the exit code once stopped or handed over and drained. */
+export function serveUntilSignalled(loop: SignalLoop): Promise<number> {
+  const { logger, opts } = loop
+  const upgrader = new Upgrader({
+    sockets: loop.sockets,
+    timeoutMs: opts.upgradeTimeoutMs,
+    handOver: loop.handOver,
+    onFailed: () => {
+      if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
+    },
+    logger,
+  })
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (why: Record<string, unknown>, message: string): void => {
+      stopping = true
+      logger.info(why, message)
+      loop.drain().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'error while stopping')
+        resolve(1)
+      })
+    }
+    const onStopSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting at once')
+        loop.hardStop?.()
+        flushLogger(logger)
+        process.exit(1)
+      }
+      // A new process that is not ready yet must not outlive this one.
+      void upgrader.abort()
+      stop({ signal }, 'graceful stop requested')
+    }
+    process.on('SIGTERM', onStopSignal)
+    process.on('SIGINT', onStopSignal)
+    process.on('SIGHUP', () => {
+      logger.info({ signal: 'SIGHUP' }, 'reload requested')
+      loop.reload()
+    })
+    process.on('SIGUSR2', () => {
+      if (stopping) {
+        logger.warn({ signal: 'SIGUSR2' }, 'hot upgrade request ignored: this process is stopping')
+        return
+      }
+      logger.info({ signal: 'SIGUSR2' }, 'hot upgrade requested')
+      void upgrader.upgrade().then((result) => {
+        if (result.outcome === 'ready' && !stopping) {
+          loop.state.handedOver = true
+          stop({ new_pid: result.pid }, 'handed over to the new process: draining')
+        }
+      })
+    })
+  })
+}
