@@ -5,7 +5,7 @@
  */
 import type http from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { Socket } from 'node:net'
+import net, { type Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
 import { configRoutes, type ConfigCommands } from './admin/routes/config.ts'
 import { loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
@@ -251,7 +251,9 @@ export class Gateway {
   stopAccepting(): void {
     for (const listener of this.#listeners.all) listener.stopAccepting()
     const admin = this.#admin?.server
-    if (admin?.listening === true) admin.close()
+    // net.Server's close, not http.Server's: that one would also reset idle connections,
+    // including one accepted a moment ago (see Listener.stopAccepting).
+    if (admin?.listening === true) net.Server.prototype.close.call(admin)
   }
 
   /**

@@ -10,7 +10,7 @@ import { isUpgradeChild, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrad
 import { flushLogger, type LogFormat, type LogLevel } from '../log/logger.ts'
 import { InheritedSockets } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
-import { serveUntilSignalled } from './signals.ts'
+import { EarlySignals, serveUntilSignalled } from './signals.ts'
 
 export interface RunOptions {
   readonly configPath: string
@@ -29,6 +29,7 @@ export interface CliIo {
 
 /** Runs until stopped by a signal (or handed over by an upgrade); resolves with the exit code. */
 export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
+  const signals = new EarlySignals()
   const upgradeChild = isUpgradeChild()
   let inherited: InheritedSockets
   try {
@@ -55,9 +56,10 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
   // that it never names a process that has exited: a supervisor reading it when the old process
   // exits (systemd's PIDFile=) finds the new one. A failed upgrade writes the old pid back.
   if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
-  if (upgradeChild) await reportReadyAndAwaitTakeOver(gateway.configVersion)
+  // Told to stop meanwhile (the old process gave up on it): serve no hand-over, just drain.
+  if (upgradeChild) await reportReadyAndAwaitTakeOver(gateway.configVersion, signals.stopped)
   const state = { handedOver: false }
-  return serveUntilStopped(gateway, opts, state).finally(() => {
+  return serveUntilStopped(gateway, opts, state, signals).finally(() => {
     // After a hand-over the file names the successor (and is its to remove): checking its
     // content and then removing it would race with the successor writing it.
     if (opts.pidFile !== undefined && !state.handedOver) removePidFile(opts.pidFile)
@@ -69,8 +71,10 @@ function serveUntilStopped(
   gateway: Gateway,
   opts: RunOptions,
   state: { handedOver: boolean },
+  signals: EarlySignals,
 ): Promise<number> {
   return serveUntilSignalled({
+    signals,
     logger: gateway.logger,
     opts,
     state,

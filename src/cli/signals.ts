@@ -10,7 +10,50 @@ import { flushLogger, type Logger } from '../log/logger.ts'
 import type { InheritedSocket } from '../server/inherited.ts'
 import type { RunOptions } from './run.ts'
 
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2']
+
+/**
+ * Installed first thing, before the gateway starts: from then on no signal can kill the process
+ * by its default action (SIGHUP and SIGUSR2 terminate a Node process that has no handler). The
+ * ones that arrive while it starts are kept and handled in order once it serves: a SIGTERM then
+ * drains it instead of cutting the connections it had already accepted.
+ */
+export class EarlySignals {
+  #pending: NodeJS.Signals[] = []
+  #handler: ((signal: NodeJS.Signals) => void) | null = null
+  #onStop: () => void = () => undefined
+  /** Resolves when a stop signal arrives before the handlers are attached. */
+  readonly stopped = new Promise<void>((resolve) => (this.#onStop = resolve))
+  readonly #on = (signal: NodeJS.Signals): void => {
+    if (this.#handler !== null) {
+      this.#handler(signal)
+      return
+    }
+    this.#pending.push(signal)
+    if (signal === 'SIGTERM' || signal === 'SIGINT') this.#onStop()
+  }
+
+  constructor() {
+    for (const signal of SIGNALS) process.on(signal, this.#on)
+  }
+
+  /** True when a stop signal came before the process served (it then exits after starting). */
+  get stopRequested(): boolean {
+    return this.#pending.includes('SIGTERM') || this.#pending.includes('SIGINT')
+  }
+
+  /** From now on `handler` gets every signal, starting with those that came early. */
+  attach(handler: (signal: NodeJS.Signals) => void): void {
+    this.#handler = handler
+    const pending = this.#pending
+    this.#pending = []
+    for (const signal of pending) handler(signal)
+  }
+}
+
 export interface SignalLoop {
+  /** The handlers installed when the process began. */
+  readonly signals: EarlySignals
   readonly logger: Logger
   readonly opts: RunOptions
   /** The sockets a hot upgrade hands over. */
@@ -60,13 +103,11 @@ export function serveUntilSignalled(loop: SignalLoop): Promise<number> {
       void upgrader.abort()
       stop({ signal }, 'graceful stop requested')
     }
-    process.on('SIGTERM', onStopSignal)
-    process.on('SIGINT', onStopSignal)
-    process.on('SIGHUP', () => {
+    const onReload = (): void => {
       logger.info({ signal: 'SIGHUP' }, 'reload requested')
       loop.reload()
-    })
-    process.on('SIGUSR2', () => {
+    }
+    const onUpgrade = (): void => {
       if (stopping) {
         logger.warn({ signal: 'SIGUSR2' }, 'hot upgrade request ignored: this process is stopping')
         return
@@ -78,6 +119,11 @@ export function serveUntilSignalled(loop: SignalLoop): Promise<number> {
           stop({ new_pid: result.pid }, 'handed over to the new process: draining')
         }
       })
+    }
+    loop.signals.attach((signal) => {
+      if (signal === 'SIGHUP') onReload()
+      else if (signal === 'SIGUSR2') onUpgrade()
+      else onStopSignal(signal)
     })
   })
 }

@@ -8,7 +8,7 @@
  * drains every worker and exits 0.
  */
 import { lookup } from 'node:dns/promises'
-import { closeSync } from 'node:fs'
+import { closeSync, linkSync, renameSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import net from 'node:net'
 import { getSystemErrorName } from 'node:util'
@@ -28,7 +28,7 @@ import {
   type InheritedSocket,
 } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
-import { serveUntilSignalled } from './signals.ts'
+import { EarlySignals, serveUntilSignalled } from './signals.ts'
 import type { CliIo, RunOptions } from './run.ts'
 
 /** A socket the supervisor holds: its descriptor and, when it bound it, the handle owning it. */
@@ -42,6 +42,7 @@ export async function superviseCommand(
   opts: RunOptions & { readonly workers: number },
   io: CliIo,
 ): Promise<number> {
+  const signals = new EarlySignals()
   const path = opts.configPath
   const logger = createLogger({ level: opts.logLevel, format: opts.logFormat }).child({
     supervisor: true,
@@ -121,7 +122,7 @@ export async function superviseCommand(
       .join(', ')}`,
   )
   if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
-  if (isUpgradeChild()) await reportReadyAndAwaitTakeOver(current.version)
+  if (isUpgradeChild()) await reportReadyAndAwaitTakeOver(current.version, signals.stopped)
 
   const watcher = watchConfigFile(path, {
     initialText: text,
@@ -138,7 +139,16 @@ export async function superviseCommand(
     onError: (err) => logger.warn({ err: err.message, path }, 'config file watch problem'),
   })
   const state = { handedOver: false }
-  return superviseUntilStopped({ pool, held, logger, opts, applyAll, state, path }).finally(() => {
+  return superviseUntilStopped({
+    pool,
+    held,
+    logger,
+    opts,
+    applyAll,
+    state,
+    path,
+    signals,
+  }).finally(() => {
     watcher.close()
     if (opts.pidFile !== undefined && !state.handedOver) removePidFile(opts.pidFile)
     flushLogger(logger)
@@ -153,11 +163,13 @@ interface Supervised {
   readonly applyAll: (doc: string, source: ReloadSource) => Promise<ReloadResult>
   readonly state: { handedOver: boolean }
   readonly path: string
+  readonly signals: EarlySignals
 }
 
 function superviseUntilStopped(s: Supervised): Promise<number> {
   const { pool, logger } = s
   return serveUntilSignalled({
+    signals: s.signals,
     logger,
     opts: s.opts,
     state: s.state,
@@ -211,14 +223,23 @@ const boundHandles = new Map<number, { close(): void }>()
 
 /** Closes this process's copy of every held socket (the handle that owns it, if bound here). */
 function releaseSockets(held: readonly HeldSocket[]): void {
-  for (const { fd } of held) {
+  for (const { fd, address } of held) {
     const handle = boundHandles.get(fd)
     boundHandles.delete(fd)
+    // libuv removes the path of a unix socket it bound when it closes it, though a successor
+    // may still serve the socket: the path is kept through a second link, renamed back.
+    const keep = handle !== undefined && address.kind === 'unix' ? `${address.path}.keep` : null
+    try {
+      if (keep !== null && address.kind === 'unix') linkSync(address.path, keep)
+    } catch {
+      // No path to keep.
+    }
     try {
       if (handle !== undefined) handle.close()
       else closeSync(fd)
+      if (keep !== null && address.kind === 'unix') renameSync(keep, address.path)
     } catch {
-      // Already closed.
+      // Already closed, or nothing kept.
     }
   }
 }

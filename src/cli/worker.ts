@@ -5,13 +5,14 @@
  * reload, rollback and metrics to the supervisor so that they concern every worker. SIGTERM (or
  * the supervisor going away) drains it; SIGHUP and SIGUSR2 belong to the supervisor.
  */
-import { createGateway, type GatewayControl } from '../gateway.ts'
+import { createGateway, type Gateway, type GatewayControl } from '../gateway.ts'
 import type { ReloadResult } from '../lifecycle/reload.ts'
 import { WORKER_ENV, type FromWorker, type ToWorker } from '../lifecycle/workers.ts'
-import { createLogger, flushLogger } from '../log/logger.ts'
+import { createLogger, flushLogger, type Logger } from '../log/logger.ts'
 import { InheritedSockets } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
 import type { CliIo, RunOptions } from './run.ts'
+import { EarlySignals } from './signals.ts'
 
 const INIT_TIMEOUT_MS = 30_000
 
@@ -20,6 +21,11 @@ export function isWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
+  // First thing: no signal may kill a worker by its default action, and a supervisor that dies
+  // while the worker starts must not leave it running alone.
+  const signals = new EarlySignals()
+  let supervisorGone = false
+  process.once('disconnect', () => (supervisorGone = true))
   const index = Number(process.env[WORKER_ENV])
   delete process.env[WORKER_ENV]
   const send = (msg: FromWorker): void => {
@@ -39,17 +45,34 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
   }
   const asked = new Map<number, (answer: unknown) => void>()
   let nextId = 1
+  // Unanswered when the supervisor is gone: each caller then falls back (below).
   const ask = (what: 'reload' | 'rollback' | 'metrics', extra: object): Promise<unknown> =>
     new Promise((resolve) => {
+      if (!process.connected) {
+        resolve(undefined)
+        return
+      }
       const id = nextId++
       asked.set(id, resolve)
       send({ hitless: 'ask', id, what, ...extra })
     })
+  process.once('disconnect', () => {
+    for (const resolve of asked.values()) resolve(undefined)
+    asked.clear()
+  })
+  const noSupervisor: ReloadResult = {
+    outcome: 'rejected',
+    errors: [{ path: '', line: null, column: null, message: 'the supervisor is gone' }],
+  }
   const control: GatewayControl = {
     reload: async (text) =>
-      (await ask('reload', text === undefined ? {} : { text })) as ReloadResult,
-    rollback: async (version) => (await ask('rollback', { version })) as ReloadResult | null,
-    metrics: async () => (await ask('metrics', {})) as { body: string; contentType: string },
+      ((await ask('reload', text === undefined ? {} : { text })) as ReloadResult | undefined) ??
+      noSupervisor,
+    rollback: async (version) =>
+      ((await ask('rollback', { version })) as ReloadResult | null | undefined) ?? null,
+    metrics: async () =>
+      ((await ask('metrics', {})) as { body: string; contentType: string } | undefined) ??
+      gateway.metrics.render(),
   }
   const logger = createLogger({ level: opts.logLevel, format: opts.logFormat }).child({
     worker: index,
@@ -93,6 +116,17 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
     }
   })
   send({ hitless: 'ready', pid: process.pid, configVersion: gateway.configVersion })
+  return serveAsWorker(gateway, logger, signals, () => supervisorGone).finally(() =>
+    flushLogger(logger),
+  )
+}
+
+function serveAsWorker(
+  gateway: Gateway,
+  logger: Logger,
+  signals: EarlySignals,
+  supervisorGone: () => boolean,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false
     const stop = (why: string): void => {
@@ -110,13 +144,14 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
         () => resolve(1),
       )
     }
-    process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
-    process.on('SIGHUP', () => logger.debug('SIGHUP is the supervisor’s: ignored'))
-    process.on('SIGUSR2', () => logger.debug('SIGUSR2 is the supervisor’s: ignored'))
+    signals.attach((signal) => {
+      if (signal === 'SIGTERM' || signal === 'SIGINT') stop(signal)
+      else logger.debug({ signal }, 'ignored: this signal is the supervisor’s')
+    })
     // The supervisor is gone (killed): nobody relays reloads any more; drain and go.
-    process.once('disconnect', () => stop('supervisor gone'))
-  }).finally(() => flushLogger(logger))
+    if (supervisorGone() || !process.connected) stop('supervisor gone')
+    else process.once('disconnect', () => stop('supervisor gone'))
+  })
 }
 
 function firstMessage(): Promise<{ text: string; path: string } | null> {

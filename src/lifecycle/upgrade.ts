@@ -24,11 +24,16 @@ interface ReadyMessage {
 interface TakeOverMessage {
   readonly hitless: 'take-over'
 }
+interface TakenOverMessage {
+  readonly hitless: 'taken-over'
+}
 
 // The first inherited descriptor: 0–2 are stdio and 3 is the IPC channel.
 const FIRST_FD = 4
 // After SIGTERM, a new process that does not exit is killed this much later.
 const KILL_GRACE_MS = 5_000
+// How long a ready new process has to acknowledge the take-over.
+const TAKE_OVER_MS = 5_000
 
 export interface UpgradeCommand {
   readonly execPath: string
@@ -125,12 +130,18 @@ export class Upgrader {
       'hot upgrade: new process started',
     )
     this.#child = child
-    const outcome = await waitForReady(child, timeoutMs).finally(() => (this.#child = null))
-    if (outcome.ready !== undefined) {
+    // A send to a process that died is reported here, not thrown: the outcome says what failed.
+    child.on('error', (err) => logger.debug({ err: err.message }, 'hot upgrade: channel error'))
+    try {
+      const outcome = await waitForReady(child, timeoutMs)
+      if (outcome.ready === undefined) return await this.#abandon(child, outcome.reason)
+      // It takes over before this process stops accepting: if it is gone by then, this one has
+      // not stopped and serves on as if nothing happened.
+      const failure = await takeOver(child)
+      if (failure !== null) return await this.#abandon(child, failure)
       await this.#options.handOver()
-      child.send({ hitless: 'take-over' } satisfies TakeOverMessage)
       // The new process lives on alone: no channel or handle keeps this one's loop alive.
-      child.disconnect()
+      if (child.connected) child.disconnect()
       child.unref()
       logger.info(
         { new_pid: outcome.ready.pid, config_version: outcome.ready.configVersion },
@@ -141,10 +152,15 @@ export class Upgrader {
         pid: outcome.ready.pid,
         configVersion: outcome.ready.configVersion,
       }
+    } finally {
+      this.#child = null
     }
+  }
+
+  async #abandon(child: ChildProcess, reason: string): Promise<UpgradeResult> {
     await stopChild(child)
     this.#options.onFailed?.()
-    return this.#failed(outcome.reason, child.pid)
+    return this.#failed(reason, child.pid)
   }
 
   #failed(reason: string, pid?: number): UpgradeResult {
@@ -186,6 +202,28 @@ function waitForReady(child: ChildProcess, timeoutMs: number): Promise<Waited> {
   })
 }
 
+/** Sends "take-over" and waits for its acknowledgement; null when done, else what failed. */
+function takeOver(child: ChildProcess): Promise<string | null> {
+  return new Promise((resolve) => {
+    const done = (why: string | null): void => {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      resolve(why)
+    }
+    const onMessage = (msg: unknown): void => {
+      if ((msg as { hitless?: unknown } | null)?.hitless === 'taken-over') done(null)
+    }
+    const onExit = (): void => done('the new process exited before it took over')
+    const timer = setTimeout(() => done('the new process did not take over in time'), TAKE_OVER_MS)
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+    child.send({ hitless: 'take-over' } satisfies TakeOverMessage, (err) => {
+      if (err !== null) done(`the new process could not be told to take over: ${err.message}`)
+    })
+  })
+}
+
 /** SIGTERM (a process that got as far as serving drains, refusing nobody), SIGKILL later. */
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
@@ -208,32 +246,32 @@ export function isUpgradeChild(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /**
- * In the new process, once it serves: tells the old one and resolves when the old one has
- * handed over (its "take-over" message, or the channel closing because it is gone). The
- * channel is then closed, so that it keeps nothing alive.
+ * In the new process, once it serves: tells the old one it is ready, and resolves when the old
+ * one has handed over (its "take-over", acknowledged with "taken-over"), when the channel closes
+ * (the old one is gone), or when `stopped` resolves (this process was told to stop meanwhile).
+ * The channel is then closed, so that it keeps nothing alive.
  */
-export async function reportReadyAndAwaitTakeOver(configVersion: string | null): Promise<void> {
+export async function reportReadyAndAwaitTakeOver(
+  configVersion: string | null,
+  stopped: Promise<void>,
+): Promise<void> {
   const send = process.send?.bind(process)
   if (send === undefined) return
   delete process.env[UPGRADE_FROM_ENV]
-  const takenOver = new Promise<void>((resolve) => {
-    const onMessage = (msg: unknown): void => {
-      if ((msg as TakeOverMessage | null)?.hitless === 'take-over') finish()
-    }
-    const finish = (): void => {
-      process.off('message', onMessage)
-      process.off('disconnect', finish)
-      resolve()
-    }
-    process.on('message', onMessage)
-    process.once('disconnect', finish)
-  })
-  // A closed channel (the old process died meanwhile) means nobody else serves: carry on.
-  let sendFailed: () => void = () => undefined
-  const failed = new Promise<void>((resolve) => (sendFailed = resolve))
+  let finish: () => void = () => undefined
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  const onMessage = (msg: unknown): void => {
+    if ((msg as TakeOverMessage | null)?.hitless !== 'take-over') return
+    send({ hitless: 'taken-over' } satisfies TakenOverMessage, () => finish())
+  }
+  process.on('message', onMessage)
+  process.once('disconnect', finish)
+  // A failed send means the old process is gone already: nobody else serves, carry on.
   send({ hitless: 'ready', pid: process.pid, configVersion } satisfies ReadyMessage, (err) => {
-    if (err !== null) sendFailed()
+    if (err !== null) finish()
   })
-  await Promise.race([takenOver, failed])
+  await Promise.race([done, stopped])
+  process.off('message', onMessage)
+  process.off('disconnect', finish)
   if (process.connected) process.disconnect()
 }

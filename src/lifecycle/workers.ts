@@ -25,6 +25,8 @@ export const WORKER_ENV = 'HITLESS_WORKER'
 const FIRST_FD = 4
 /** A worker that dies sooner than this after its start is restarted only after this delay. */
 const RESTART_BACKOFF_MS = 1_000
+/** How long a worker has to answer a relayed reload, rollback or metrics question. */
+const ANSWER_TIMEOUT_MS = 30_000
 
 /** Messages from the supervisor to a worker. */
 export type ToWorker =
@@ -149,15 +151,25 @@ export class WorkerPool {
     return Promise.all(
       asked.map((w) => {
         const id = this.#nextId++
-        const answered = new Promise<unknown>((resolve) => {
-          this.#pending.set(id, resolve)
-          // A worker that exits meanwhile answers nothing: its result is left out.
-          w.child.once('exit', () => {
-            if (this.#pending.delete(id)) resolve(undefined)
+        return new Promise<unknown>((resolve) => {
+          // A worker that exits, or does not answer in time, answers nothing: left out.
+          const done = (answer: unknown): void => {
+            clearTimeout(timer)
+            w.child.off('exit', onExit)
+            this.#pending.delete(id)
+            resolve(answer)
+          }
+          const onExit = (): void => done(undefined)
+          const timer = setTimeout(() => {
+            this.#options.logger.warn({ worker: w.index }, 'a worker did not answer in time')
+            done(undefined)
+          }, ANSWER_TIMEOUT_MS)
+          this.#pending.set(id, done)
+          w.child.once('exit', onExit)
+          w.child.send(message(id), (err) => {
+            if (err !== null) done(undefined)
           })
         })
-        w.child.send(message(id))
-        return answered
       }),
     ).then((answers) => answers.filter((a) => a !== undefined))
   }
@@ -177,10 +189,14 @@ export class WorkerPool {
       detached: true,
     })
     const worker: Worker = { index, child, startedAt: Date.now(), replacement, ready: false }
+    // A send to a worker that just died, or a failed spawn: reported by its exit, not thrown.
+    child.on('error', (err) =>
+      logger.warn({ worker: index, err: err.message }, 'worker process error'),
+    )
     this.#workers.set(index, worker)
     child.on('message', (msg: FromWorker) => this.#onMessage(worker, msg))
     const { text, path } = this.#options.document()
-    child.send({ hitless: 'init', text, path } satisfies ToWorker)
+    child.send({ hitless: 'init', text, path } satisfies ToWorker, () => undefined)
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
@@ -228,12 +244,18 @@ export class WorkerPool {
     void asked.then(
       (answer) => {
         if (worker.child.connected)
-          worker.child.send({ hitless: 'answer', id: msg.id, answer } satisfies ToWorker)
+          worker.child.send(
+            { hitless: 'answer', id: msg.id, answer } satisfies ToWorker,
+            () => undefined,
+          )
       },
       (err: unknown) => {
         this.#options.logger.error({ err }, 'answering a worker failed')
         if (worker.child.connected) {
-          worker.child.send({ hitless: 'answer', id: msg.id, answer: null } satisfies ToWorker)
+          worker.child.send(
+            { hitless: 'answer', id: msg.id, answer: null } satisfies ToWorker,
+            () => undefined,
+          )
         }
       },
     )

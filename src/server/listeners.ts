@@ -5,6 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
+import { linkSync, renameSync } from 'node:fs'
 import net, { type Socket } from 'node:net'
 import type { ListenAddress } from '../config/types.ts'
 import { ConnectionTracker } from './connection-tracker.ts'
@@ -47,7 +48,17 @@ export class Listener {
   /** Set when a reload removed this listener: its responses then carry Connection: close. */
   retiring = false
 
-  constructor(name: string, server: http.Server, address: ListenAddress, tls: boolean) {
+  /** This process bound the address (rather than taking over an inherited socket). */
+  readonly #boundHere: boolean
+
+  constructor(
+    name: string,
+    server: http.Server,
+    address: ListenAddress,
+    opts: { readonly tls: boolean; readonly boundHere: boolean },
+  ) {
+    const { tls } = opts
+    this.#boundHere = opts.boundHere
     this.name = name
     this.server = server
     this.address = address
@@ -87,7 +98,29 @@ export class Listener {
     // is still on its way; that client would be reset. The drain closes idle ones itself
     // (ConnectionTracker.closeIdle). Closing the listening handle is synchronous; the callback
     // (all connections gone) is not awaited because the drain tracks connections itself.
-    if (this.server.listening) net.Server.prototype.close.call(this.server)
+    if (!this.server.listening) return
+    // libuv removes a unix socket's path when the process that bound it closes it, even though
+    // a hot upgrade's new process still serves that socket: the path is kept through a second
+    // link, renamed back in the same tick.
+    const path = this.address.kind === 'unix' && this.#boundHere ? this.address.path : null
+    const keep = path === null ? null : `${path}.${process.pid}.keep`
+    let kept = false
+    if (path !== null && keep !== null) {
+      try {
+        linkSync(path, keep)
+        kept = true
+      } catch {
+        // No path to keep (removed by hand): nothing to restore.
+      }
+    }
+    net.Server.prototype.close.call(this.server)
+    if (kept && path !== null && keep !== null) {
+      try {
+        renameSync(keep, path)
+      } catch {
+        // Replaced meanwhile: the new path stands.
+      }
+    }
   }
 
   /** Once no connection is left: http.Server's own clean-up (its header-timeout timer). */
@@ -116,7 +149,10 @@ export async function openListener(
     spec.tls === null
       ? http.createServer(options)
       : https.createServer({ ...options, cert: spec.tls.cert, key: spec.tls.key })
-  const listener = new Listener(spec.name, server, spec.address, spec.tls !== null)
+  const listener = new Listener(spec.name, server, spec.address, {
+    tls: spec.tls !== null,
+    boundHere: spec.fd === undefined,
+  })
   const on = handlers(listener)
   server.on('request', on.request)
   server.on('checkContinue', on.checkContinue)

@@ -380,3 +380,50 @@ test(
     }
   },
 )
+
+/** GET over a unix socket. */
+function getUnix(socketPath: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (body += d))
+      res.on('end', () => resolve(body))
+    })
+    req.setTimeout(5000, () => req.destroy(new Error('timed out')))
+    req.on('error', reject)
+  })
+}
+
+for (const workers of [undefined, 2]) {
+  test(
+    `a unix-socket listener keeps its path across upgrades${workers === undefined ? '' : ' (--workers 2)'}`,
+    { timeout: 30_000 },
+    async (t) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'hitless-unix-'))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const socketPath = path.join(dir, 'gw.sock')
+      const gw = await startUpgradable(
+        [
+          'listeners:',
+          `  - { name: local, address: 'unix:${socketPath}' }`,
+          'routes:',
+          '  - { name: ping, match: { path: /ping }, respond: { status: 200, body: pong } }',
+          '',
+        ].join('\n'),
+        workers === undefined ? {} : { args: ['--workers', String(workers)] },
+      )
+      try {
+        assert.equal(await getUnix(socketPath, '/ping'), 'pong')
+        for (let n = 1; n <= 2; n++) {
+          const old = gw.pid()
+          await gw.upgrade()
+          await waitFor(() => !isRunning(old), { timeoutMs: 15_000, message: 'old exits' })
+          assert.equal(await getUnix(socketPath, '/ping'), 'pong', `after upgrade ${n}`)
+        }
+      } finally {
+        await gw.close()
+      }
+    },
+  )
+}
