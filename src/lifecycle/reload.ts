@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.ts'
 import type { GatewayMetrics } from '../metrics/metrics.ts'
 import type { SnapshotHolder } from '../snapshot/holder.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
+import { collectWhenQuiet } from './idle-gc.ts'
 
 /** What triggered an apply. */
 export type ReloadSource = 'start' | 'file' | 'signal' | 'admin' | 'api' | 'rollback'
@@ -153,6 +154,7 @@ export class ReloadController {
       },
       'config applied',
     )
+    collectWhenQuiet()
     return { outcome: 'applied', version: loaded.version, previous }
   }
 
