@@ -565,11 +565,16 @@ const ratioOf = (a, b) => (a && b ? a / b : null)
 // ---------------------------------------------------------------------------------------------
 
 /**
- * After a short settle, the median of 5 VmRSS readings over ~1 s, the V8 heap in use (garbage
+ * After a settle, the median of 5 VmRSS readings over ~1 s, the V8 heap in use (garbage
  * included) and the live heap after the last full GC so far (with how many ms ago it ran).
+ * The settle (2 s) is longer than the quiet time after which hitless collects what the reloads
+ * left behind (1 s, src/lifecycle/idle-gc.ts): the sample is the settled state, not the moment
+ * of that collection (with 0.5 s, as before, it fell in the middle of the readings).
  */
+const SETTLE_MS = 2000
+
 async function memorySample(gw, reloads) {
-  await sleep(500)
+  await sleep(SETTLE_MS)
   const rss = []
   for (let i = 0; i < 5; i++) {
     rss.push(gw.rssBytes())
@@ -947,7 +952,8 @@ function rssSection(m) {
       'different from the previous one (the marker) and the route table alternating between ' +
       'two variants, so every reload is a real apply and the 20-version history is recycled. ' +
       `Outcomes: ${JSON.stringify(m.outcomes)}. At each checkpoint the reloads pause, the ` +
-      'load goes on for 0.5 s, then VmRSS (`/proc/PID/status`) is read 5 times over 1 s and the ' +
+      'load goes on for 2 s (longer than the 1 s of quiet after which hitless collects what the ' +
+      'reloads left behind), then VmRSS (`/proc/PID/status`) is read 5 times over 1 s and the ' +
       'median kept. Heap used, heap committed and external memory are prom-client’s ' +
       '`nodejs_heap_size_used_bytes`, `nodejs_heap_size_total_bytes` and ' +
       '`nodejs_external_memory_bytes` (admin `/metrics`). GC cannot be forced from outside: heap ' +
