@@ -42,6 +42,16 @@ export class EarlySignals {
     return this.#pending.includes('SIGTERM') || this.#pending.includes('SIGINT')
   }
 
+  /** Signals received and not yet handled (before `attach`). */
+  get pending(): readonly NodeJS.Signals[] {
+    return this.#pending
+  }
+
+  /** Removes the handlers (for a host that goes on without this process's signal handling). */
+  dispose(): void {
+    for (const signal of SIGNALS) process.off(signal, this.#on)
+  }
+
   /** From now on `handler` gets every signal, starting with those that came early. */
   attach(handler: (signal: NodeJS.Signals) => void): void {
     this.#handler = handler
