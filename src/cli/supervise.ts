@@ -269,7 +269,23 @@ async function bindSocket(address: ListenAddress): Promise<number> {
   if (typeof handle === 'number') {
     throw new Error(`cannot bind ${socketKey(address)}: ${getSystemErrorName(handle)}`)
   }
-  const fd = (handle as { fd?: unknown }).fd
+  const bound = handle as { fd?: unknown; close(): void; getsockname?: (out: object) => number }
+  if (address.kind === 'tcp') {
+    // libuv defers EADDRINUSE from bind() to listen(), which the workers call on their own
+    // copies, where the error would be lost and the socket bound to a random port instead: an
+    // address not actually bound here is reported now.
+    const out: { port?: number } = {}
+    bound.getsockname?.(out)
+    if (
+      out.port === undefined ||
+      out.port === 0 ||
+      (address.port !== 0 && out.port !== address.port)
+    ) {
+      bound.close()
+      throw new Error(`cannot bind ${socketKey(address)}: EADDRINUSE`)
+    }
+  }
+  const fd = bound.fd
   if (typeof fd !== 'number') throw new Error(`cannot bind ${socketKey(address)}: no descriptor`)
   boundHandles.set(fd, handle as { close(): void })
   return fd

@@ -94,6 +94,27 @@ describe('hitless CLI', () => {
     }
   })
 
+  test('run --workers: an address in use or a bad count is a clear error, exit 1 or 2', async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    const port = (blocker.address() as AddressInfo).port
+    try {
+      const file = path.join(dir, 'busy-workers.yaml')
+      await writeFile(file, VALID.replace('127.0.0.1:0', `127.0.0.1:${port}`))
+      const out = await runCli(['run', '-c', file, '--workers', '2'])
+      assert.equal(out.code, 1)
+      assert.match(out.stderr, new RegExp(`cannot bind 127\\.0\\.0\\.1:${port}: EADDRINUSE`))
+      assert.doesNotMatch(out.stderr, /\n\s+at /)
+      const invalid = await runCli(['run', '-c', path.join(dir, 'invalid.yaml'), '--workers', '2'])
+      assert.equal(invalid.code, 1, 'a bad config stops the supervisor before any worker starts')
+      const bad = await runCli(['run', '-c', file, '--workers', '0'])
+      assert.equal(bad.code, 2)
+      assert.match(bad.stderr, /--workers takes a whole number from 1 to 256/)
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()))
+    }
+  })
+
   test('usage: --help exits 0, an unknown command or flag exits 2', async () => {
     assert.equal((await runCli(['--help'])).code, 0)
     const unknown = await runCli(['frobnicate'])
