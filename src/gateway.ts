@@ -74,6 +74,25 @@ export interface GatewayControl {
   metrics(): Promise<{ body: string; contentType: string }>
 }
 
+/** One upstream in GET /upstreams. */
+export interface UpstreamReport {
+  readonly name: string
+  readonly balancer: string
+  readonly health_check: boolean
+  readonly targets: readonly {
+    readonly url: string
+    readonly weight: number
+    readonly available: boolean
+    readonly healthy: boolean
+    readonly in_flight: number
+    readonly last_check: {
+      readonly at: string
+      readonly ok: boolean
+      readonly detail: string
+    } | null
+  }[]
+}
+
 /** Where a started gateway listens (ports resolved when 0 was asked). */
 export interface GatewayAddresses {
   readonly listeners: readonly { readonly name: string; readonly address: string }[]
@@ -86,7 +105,7 @@ export class Gateway {
   readonly metrics = new GatewayMetrics()
   readonly #options: GatewayOptions
   readonly #env: Env
-  readonly #registry = new UpstreamRegistry()
+  readonly #registry: UpstreamRegistry
   readonly #holder = new SnapshotHolder()
   /** Open tunnels: upstream side → client side and how to end it with 1001 (WebSocket). */
   readonly #tunnels = new Map<Duplex, { client: Socket; goAway: (() => void) | null }>()
@@ -112,6 +131,18 @@ export class Gateway {
     this.logger =
       options.logger ??
       createLogger({ level: options.logLevel ?? 'info', format: options.logFormat ?? 'json' })
+    this.#registry = new UpstreamRegistry({
+      onHealthChange: (state, healthy, reason) => {
+        const fields = { upstream: state.upstream, target: state.origin, reason }
+        if (healthy) this.logger.info(fields, 'upstream target healthy again')
+        else this.logger.warn(fields, 'upstream target unhealthy: taken out of rotation')
+      },
+    })
+    this.metrics.setTargetsSource(() =>
+      this.#registry
+        .states()
+        .map((s) => ({ upstream: s.upstream, target: s.origin, available: s.available })),
+    )
     this.#listeners = new ListenerSet({
       handlersFor: (config, listener) => this.#handlersFor(config, listener),
       retire: (listener) => this.#retireListener(listener),
@@ -151,6 +182,32 @@ export class Gateway {
    */
   get snapshot(): Snapshot | null {
     return this.#holder.current
+  }
+
+  /**
+   * The upstreams of the running config and the runtime state of each target (GET /upstreams):
+   * availability, health and its last probe, in-flight requests.
+   */
+  upstreamsReport(): UpstreamReport[] {
+    const config = this.#holder.current?.config
+    if (config === undefined) return []
+    const states = new Map(this.#registry.states().map((s) => [`${s.upstream} ${s.origin}`, s]))
+    return config.upstreams.map((u) => ({
+      name: u.name,
+      balancer: u.balancer,
+      health_check: u.healthCheck !== null,
+      targets: u.targets.map((t) => {
+        const s = states.get(`${u.name} ${t.origin}`)
+        return {
+          url: t.origin,
+          weight: t.weight,
+          available: s?.available ?? true,
+          healthy: s?.healthy ?? true,
+          in_flight: s?.inFlight ?? 0,
+          last_check: s?.checker?.last ?? null,
+        }
+      }),
+    }))
   }
 
   /** Upstream connection pools alive in the registry, for tests and diagnostics. */
@@ -454,7 +511,10 @@ export class Gateway {
       isReady: () => this.ready,
       token: () => this.#admin?.token ?? token,
       logger: this.logger.child({ subsystem: 'admin' }),
-      routes: configRoutes(control === undefined ? this : this.#relayedCommands(control)),
+      routes: new Map([
+        ...configRoutes(control === undefined ? this : this.#relayedCommands(control)),
+        ['GET /upstreams', () => ({ status: 200, json: { upstreams: this.upstreamsReport() } })],
+      ]),
     })
     let server: http.Server
     try {

@@ -31,6 +31,13 @@ class RouteStats {
 }
 
 /** The gateway's metrics, in their own registry (a library host keeps its global one). */
+/** One upstream target as the health gauge shows it. */
+export interface TargetHealth {
+  readonly upstream: string
+  readonly target: string
+  readonly available: boolean
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry()
   readonly configReloads: Counter<'result'>
@@ -38,6 +45,7 @@ export class GatewayMetrics {
   readonly internalErrors: Counter<'where'>
   #inFlight = 0
   #openConnections: () => number = () => 0
+  #targets: () => readonly TargetHealth[] = () => []
   readonly #routes = new Map<string, RouteStats>()
   readonly #upstreams = new Map<string, HistogramCells>()
 
@@ -145,6 +153,19 @@ export class GatewayMetrics {
         this.set(readInFlight())
       },
     })
+    const readTargets = (): readonly TargetHealth[] => this.#targets()
+    new Gauge({
+      name: 'hitless_upstream_target_healthy',
+      help: 'Whether an upstream target may receive traffic (1) or is out: unhealthy by its health checks or ejected (0).',
+      labelNames: ['upstream', 'target'],
+      registers,
+      collect() {
+        this.reset()
+        for (const t of readTargets()) {
+          this.set({ upstream: t.upstream, target: t.target }, t.available ? 1 : 0)
+        }
+      },
+    })
     new Gauge({
       name: 'hitless_http_open_connections',
       help: 'Client connections open on the public listeners.',
@@ -165,6 +186,11 @@ export class GatewayMetrics {
 
   get inFlight(): number {
     return this.#inFlight
+  }
+
+  /** Where the target-health gauge reads the targets (the upstream registry). */
+  setTargetsSource(read: () => readonly TargetHealth[]): void {
+    this.#targets = read
   }
 
   /** Where the open-connections gauge reads its value (the server's connection tracker). */

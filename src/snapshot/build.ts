@@ -65,7 +65,12 @@ function buildUpstream(
     keepAliveTimeoutMs: upstream.keepalive.idleTimeoutMs,
   }
   const targets = upstream.targets.map((target) => {
-    const lease = deps.registry.acquire(upstream.name, target.origin, settings)
+    const lease = deps.registry.acquire(
+      upstream.name,
+      target.origin,
+      settings,
+      upstream.healthCheck,
+    )
     leases.push(lease)
     return new TargetRef(target.weight, lease.state, lease.pool)
   })

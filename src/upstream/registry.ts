@@ -5,6 +5,7 @@
  * release: the new snapshot's reference keeps the entry alive).
  */
 import { Pool } from 'undici'
+import { HealthChecker, type HealthCheckSettings, type HealthTransition } from './health-check.ts'
 import { TargetState, stateId } from './target-state.ts'
 
 /** Settings that shape a pool; a change of any of them gives the target a new pool. */
@@ -26,14 +27,34 @@ interface Counted<T> {
   refs: number
 }
 
+export interface RegistryOptions {
+  /** Told when an active health check changes a target's health. */
+  readonly onHealthChange?: HealthTransition
+}
+
 export class UpstreamRegistry {
   readonly #states = new Map<string, Counted<TargetState>>()
   readonly #pools = new Map<string, Counted<Pool>>()
+  readonly #onHealthChange: HealthTransition
 
-  /** Takes a reference on the state and pool of `origin` in `upstream`, creating them if new. */
-  acquire(upstream: string, origin: string, settings: PoolSettings): TargetLease {
+  constructor(options: RegistryOptions = {}) {
+    this.#onHealthChange = options.onHealthChange ?? (() => undefined)
+  }
+
+  /**
+   * Takes a reference on the state and pool of `origin` in `upstream`, creating them if new.
+   * `healthCheck` is the upstream's `health_check` in the config being built (null: none): the
+   * newest config decides whether, and how, the target is probed.
+   */
+  acquire(
+    upstream: string,
+    origin: string,
+    settings: PoolSettings,
+    healthCheck: HealthCheckSettings | null = null,
+  ): TargetLease {
     const id = stateId(upstream, origin)
     const state = this.#take(this.#states, id, () => new TargetState(upstream, origin))
+    this.#configureHealthCheck(state, healthCheck)
     const poolKey = `${id}\u0000${settings.connectTimeoutMs}/${settings.maxConnections}/${settings.keepAliveTimeoutMs}`
     const pool = this.#take(this.#pools, poolKey, () => createPool(origin, settings))
     let released = false
@@ -43,7 +64,7 @@ export class UpstreamRegistry {
       release: () => {
         if (released) return
         released = true
-        this.#drop(this.#states, id, () => undefined)
+        this.#drop(this.#states, id, (s) => s.checker?.stop())
         // Graceful: requests still on the pool finish before its sockets close.
         this.#drop(this.#pools, poolKey, (p) => void p.close().catch(() => undefined))
       },
@@ -64,8 +85,28 @@ export class UpstreamRegistry {
   async destroy(): Promise<void> {
     const pools = [...this.#pools.values()].map((c) => c.value)
     this.#pools.clear()
+    for (const { value } of this.#states.values()) value.checker?.stop()
     this.#states.clear()
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+
+  #configureHealthCheck(state: TargetState, settings: HealthCheckSettings | null): void {
+    if (settings === null) {
+      if (state.checker === null) return
+      // Health checks turned off: the target is taken at its word again.
+      state.checker.stop()
+      state.checker = null
+      if (!state.healthy) {
+        state.healthy = true
+        this.#onHealthChange(state, true, 'health checks turned off')
+      }
+      return
+    }
+    if (state.checker === null) {
+      state.checker = new HealthChecker(state, settings, this.#onHealthChange)
+    } else {
+      state.checker.update(settings)
+    }
   }
 
   #take<T>(map: Map<string, Counted<T>>, key: string, create: () => T): T {

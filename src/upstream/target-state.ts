@@ -3,6 +3,7 @@
  * registry and outlives snapshots, so a reload that keeps a target keeps its state (Caddy's
  * `Host` as opposed to its config `Upstream`).
  */
+import type { HealthChecker } from './health-check.ts'
 
 export class TargetState {
   /** Identity within the registry: `<upstream>\u0000<origin>`. */
@@ -16,6 +17,8 @@ export class TargetState {
   /** Epoch ms until which passive outlier detection keeps the target out; 0 = not ejected. */
   ejectedUntilMs = 0
   consecutiveFailures = 0
+  /** The active health checker, when the upstream has `health_check`. */
+  checker: HealthChecker | null = null
 
   constructor(upstream: string, origin: string) {
     this.id = stateId(upstream, origin)
