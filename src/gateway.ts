@@ -84,6 +84,8 @@ export interface UpstreamReport {
     readonly weight: number
     readonly available: boolean
     readonly healthy: boolean
+    readonly ejected_until: string | null
+    readonly ejections: number
     readonly in_flight: number
     readonly last_check: {
       readonly at: string
@@ -158,6 +160,17 @@ export class Gateway {
           metrics: this.metrics,
           logger: this.logger,
           ...(options.random === undefined ? {} : { random: options.random }),
+          onEjection: (state, untilMs) => {
+            this.metrics.ejections.inc({ upstream: state.upstream, target: state.origin })
+            this.logger.warn(
+              {
+                upstream: state.upstream,
+                target: state.origin,
+                until: new Date(untilMs).toISOString(),
+              },
+              'upstream target ejected after consecutive failures',
+            )
+          },
         }),
       openListeners: (config) => this.#applyListeners(config),
       sourceName: this.#sourceName(),
@@ -203,6 +216,11 @@ export class Gateway {
           weight: t.weight,
           available: s?.available ?? true,
           healthy: s?.healthy ?? true,
+          ejected_until:
+            s !== undefined && s.ejectedUntilMs > Date.now()
+              ? new Date(s.ejectedUntilMs).toISOString()
+              : null,
+          ejections: s?.ejections ?? 0,
           in_flight: s?.inFlight ?? 0,
           last_check: s?.checker?.last ?? null,
         }

@@ -43,6 +43,7 @@ export class GatewayMetrics {
   readonly configReloads: Counter<'result'>
   readonly configInfo: Gauge<'version' | 'source'>
   readonly internalErrors: Counter<'where'>
+  readonly ejections: Counter<'upstream' | 'target'>
   #inFlight = 0
   #openConnections: () => number = () => 0
   #targets: () => readonly TargetHealth[] = () => []
@@ -62,6 +63,12 @@ export class GatewayMetrics {
       name: 'hitless_config_info',
       help: 'The config version being served (value is always 1).',
       labelNames: ['version', 'source'],
+      registers,
+    })
+    this.ejections = new Counter({
+      name: 'hitless_upstream_ejections_total',
+      help: 'Targets ejected by passive outlier detection (consecutive failures).',
+      labelNames: ['upstream', 'target'],
       registers,
     })
     this.internalErrors = new Counter({

@@ -9,6 +9,8 @@ import type { GatewayMetrics } from '../metrics/metrics.ts'
 import type { Logger } from '../log/logger.ts'
 import { createRouter } from '../router/router.ts'
 import { createBalancer } from '../upstream/balancers/index.ts'
+import { OutlierDetector } from '../upstream/outlier.ts'
+import type { TargetState } from '../upstream/target-state.ts'
 import type { TargetLease, UpstreamRegistry } from '../upstream/registry.ts'
 import {
   TargetRef,
@@ -29,6 +31,8 @@ export interface BuildDeps {
   readonly logger: Logger
   /** Uniform [0, 1) source for balancers and splits; tests inject a seeded one. */
   readonly random?: () => number
+  /** Told when passive outlier detection ejects a target. */
+  readonly onEjection?: (state: TargetState, untilMs: number) => void
 }
 
 /** Builds the snapshot of `config` (whose version id is `version`). */
@@ -75,11 +79,18 @@ function buildUpstream(
     return new TargetRef(target.weight, lease.state, lease.pool)
   })
   const options = deps.random === undefined ? {} : { random: deps.random }
+  const states = targets.map((t) => t.state)
   return {
     name: upstream.name,
     targets,
     balancer: createBalancer(upstream.balancer, targets, options),
     hashKey: upstream.hashKey,
+    outlier:
+      upstream.outlier === null
+        ? null
+        : new OutlierDetector(upstream.outlier, states, (state, untilMs) =>
+            deps.onEjection?.(state, untilMs),
+          ),
   }
 }
 

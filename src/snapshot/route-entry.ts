@@ -3,6 +3,7 @@
  * compiled once when the snapshot is built (header rules, rewrites, retry sets, timeouts,
  * metric recorders). Optional stages are `null` when unused, so the hot path tests one field.
  */
+import type { OutlierDetector } from '../upstream/outlier.ts'
 import type { Balancer, Pickable } from '../upstream/balancers/balancer.ts'
 import type { TargetState } from '../upstream/target-state.ts'
 import type { Pool } from 'undici'
@@ -38,6 +39,8 @@ export interface UpstreamRuntime {
   readonly targets: readonly TargetRef[]
   readonly balancer: Balancer<TargetRef>
   readonly hashKey: HashKey | null
+  /** Passive outlier detection, when the upstream has `outlier`. */
+  readonly outlier: OutlierDetector | null
 }
 
 /** Where a forwarding route sends a request, with that pair's effective timeouts and metrics. */

@@ -17,6 +17,8 @@ export class TargetState {
   /** Epoch ms until which passive outlier detection keeps the target out; 0 = not ejected. */
   ejectedUntilMs = 0
   consecutiveFailures = 0
+  /** Times passive outlier detection ejected this target (GET /upstreams). */
+  ejections = 0
   /** The active health checker, when the upstream has `health_check`. */
   checker: HealthChecker | null = null
 

@@ -151,6 +151,8 @@ class ForwardRun {
   #onOutcome(attempt: Attempt, outcome: AttemptOutcome): void {
     const ex = this.#ex
     ex.attempt = null
+    const outlier = this.#backend.upstream.outlier
+    if (outlier !== null) outlier.record(attempt.target.state, failedByTarget(attempt, outcome))
     switch (outcome.kind) {
       case 'complete':
         ex.status = attempt.status
@@ -214,6 +216,17 @@ function closeAfterResponse(ex: Exchange): void {
   const socket = ex.req.socket
   if (ex.res.writableFinished) socket.destroySoon()
   else ex.res.once('finish', () => socket.destroySoon())
+}
+
+/**
+ * Whether the target is to blame for how an attempt ended (for outlier detection): a 5xx, or a
+ * connection or protocol failure on its side; not the client going away nor a client body
+ * problem.
+ */
+function failedByTarget(attempt: Attempt, outcome: AttemptOutcome): boolean {
+  if (outcome.kind === 'retry-status') return true
+  if (outcome.kind === 'complete') return attempt.status >= 500
+  return outcome.error instanceof UpstreamError
 }
 
 /** A connect timeout also counts as a connect failure and as a timeout. */

@@ -1,0 +1,59 @@
+/**
+ * Passive outlier detection (SPEC §3, `outlier` of an upstream): every proxied attempt reports
+ * whether the target failed it (connection refused or reset, timeout, a 5xx answer). After
+ * `consecutive_failures` failures in a row a target is ejected for `ejection_time`: it gets no
+ * traffic while another target is available, and comes back by itself when the time is up. At
+ * most `max_ejection_percent` of the upstream's targets are out at once (at least one, as Envoy
+ * does, so that a two-target upstream can still eject its broken half).
+ */
+import type { TargetState } from './target-state.ts'
+
+/** The `outlier` settings (repeated structurally: upstream imports nothing of config). */
+export interface OutlierSettings {
+  readonly consecutiveFailures: number
+  readonly ejectionTimeMs: number
+  readonly maxEjectionPercent: number
+}
+
+/** Told of every ejection. */
+export type OnEjection = (state: TargetState, untilMs: number) => void
+
+export class OutlierDetector {
+  readonly #settings: OutlierSettings
+  readonly #states: readonly TargetState[]
+  readonly #onEjection: OnEjection
+
+  constructor(settings: OutlierSettings, states: readonly TargetState[], onEjection: OnEjection) {
+    this.#settings = settings
+    this.#states = states
+    this.#onEjection = onEjection
+  }
+
+  /** The outcome of one attempt on `state`'s target: hot path, no allocation. */
+  record(state: TargetState, failed: boolean): void {
+    if (!failed) {
+      state.consecutiveFailures = 0
+      return
+    }
+    state.consecutiveFailures++
+    if (state.consecutiveFailures < this.#settings.consecutiveFailures) return
+    const now = Date.now()
+    if (state.ejectedUntilMs > now) return
+    if (this.#ejectedCount(now) >= this.#maxEjected()) return
+    state.ejectedUntilMs = now + this.#settings.ejectionTimeMs
+    state.consecutiveFailures = 0
+    state.ejections++
+    this.#onEjection(state, state.ejectedUntilMs)
+  }
+
+  #maxEjected(): number {
+    const share = Math.floor((this.#states.length * this.#settings.maxEjectionPercent) / 100)
+    return this.#settings.maxEjectionPercent > 0 ? Math.max(1, share) : 0
+  }
+
+  #ejectedCount(now: number): number {
+    let n = 0
+    for (const s of this.#states) if (s.ejectedUntilMs > now) n++
+    return n
+  }
+}

@@ -1,0 +1,69 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { OutlierDetector } from '../../../src/upstream/outlier.ts'
+import { TargetState } from '../../../src/upstream/target-state.ts'
+
+function targets(n: number): TargetState[] {
+  return Array.from({ length: n }, (_, i) => new TargetState('app', `http://127.0.0.1:${1000 + i}`))
+}
+
+test('consecutive failures eject a target for ejection_time; a success resets the count', () => {
+  const [a, b] = targets(2) as [TargetState, TargetState]
+  const ejected: TargetState[] = []
+  const detector = new OutlierDetector(
+    { consecutiveFailures: 3, ejectionTimeMs: 60_000, maxEjectionPercent: 50 },
+    [a, b],
+    (s) => ejected.push(s),
+  )
+  detector.record(a, true)
+  detector.record(a, true)
+  detector.record(a, false)
+  detector.record(a, true)
+  detector.record(a, true)
+  assert.equal(a.available, true, 'the success in between reset the count')
+  detector.record(a, true)
+  assert.equal(a.available, false)
+  assert.equal(a.ejections, 1)
+  assert.deepEqual(ejected, [a])
+  assert.ok(a.ejectedUntilMs > Date.now() + 59_000)
+})
+
+test('max_ejection_percent caps how many are out at once (at least one)', () => {
+  const three = targets(3)
+  const detector = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 34 },
+    three,
+    () => undefined,
+  )
+  for (const s of three) detector.record(s, true)
+  assert.deepEqual(
+    three.map((s) => s.available),
+    [false, true, true],
+    '34 % of 3 is 1 target',
+  )
+  const pair = targets(2)
+  const small = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 10 },
+    pair,
+    () => undefined,
+  )
+  for (const s of pair) small.record(s, true)
+  assert.deepEqual(
+    pair.map((s) => s.available),
+    [false, true],
+    '10 % of 2 rounds down to 0, but one may always go',
+  )
+})
+
+test('an ejected target comes back by itself when its time is up', async () => {
+  const [a, b] = targets(2) as [TargetState, TargetState]
+  const detector = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 30, maxEjectionPercent: 50 },
+    [a, b],
+    () => undefined,
+  )
+  detector.record(a, true)
+  assert.equal(a.available, false)
+  await new Promise((resolve) => setTimeout(resolve, 40))
+  assert.equal(a.available, true)
+})
