@@ -36,6 +36,7 @@ export class HealthChecker {
   #client: Client
   #timer: NodeJS.Timeout | null = null
   #running = false
+  #stopped = false
   #passes = 0
   #failures = 0
   last: LastCheck | null = null
@@ -64,6 +65,7 @@ export class HealthChecker {
 
   /** Stops probing (the target left the config, or health checks were turned off). */
   stop(): void {
+    this.#stopped = true
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#timer = null
     void this.#client.destroy().catch(() => undefined)
@@ -100,6 +102,8 @@ export class HealthChecker {
     } finally {
       this.#running = false
     }
+    // A probe cut short by stop() says nothing about the target any more.
+    if (this.#stopped) return
     this.last = { at: new Date().toISOString(), ok, detail }
     this.#record(ok, detail)
   }
