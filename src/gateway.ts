@@ -173,6 +173,7 @@ export class Gateway {
           },
         }),
       openListeners: (config) => this.#applyListeners(config),
+      onApplied: (config) => this.#registry.configure(config.upstreams),
       sourceName: this.#sourceName(),
     })
     this.metrics.setOpenConnectionsSource(() => this.#listeners.connectionCount)
@@ -305,6 +306,10 @@ export class Gateway {
    * serving; the result says which happened.
    */
   async reload(config?: unknown, source: ReloadSource = 'api'): Promise<ReloadResult> {
+    if (this.#closing !== null) {
+      const message = 'the gateway is stopping: no config is applied any more'
+      return { outcome: 'rejected', errors: [{ path: '', line: null, column: null, message }] }
+    }
     const load = config === undefined ? () => this.#load() : () => this.#loadDocument(config)
     const result = await this.#reloads.apply(load, source)
     if (result.outcome === 'applied') await this.#applyAdminQuietly()

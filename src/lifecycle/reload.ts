@@ -47,6 +47,8 @@ export interface ReloadDeps {
   readonly build: (config: GatewayConfig, version: string) => Snapshot
   /** Opens listeners new in `config` before the swap; throws if one cannot bind. */
   readonly openListeners: (config: GatewayConfig) => Promise<void>
+  /** Right after the swap: what follows the config that now serves (health checks). */
+  readonly onApplied?: (config: GatewayConfig) => void
   /** Where the running config's source is: `configPath` or `inline`, for logs and metrics. */
   readonly sourceName: string
 }
@@ -142,6 +144,7 @@ export class ReloadController {
       return this.#reject(err, source, loaded.version)
     }
     this.#deps.holder.swap(snapshot)
+    this.#deps.onApplied?.(loaded.config)
     this.#record(loaded, source)
     this.#deps.metrics.configReloads.inc({ result: 'success' })
     this.#deps.metrics.setConfigVersion(loaded.version, this.#deps.sourceName)

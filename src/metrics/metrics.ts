@@ -165,6 +165,8 @@ export class GatewayMetrics {
       name: 'hitless_upstream_target_healthy',
       help: 'Whether an upstream target may receive traffic (1) or is out: unhealthy by its health checks or ejected (0).',
       labelNames: ['upstream', 'target'],
+      // With --workers each worker probes on its own: merged, a target is up only if up in all.
+      aggregator: 'min',
       registers,
       collect() {
         this.reset()

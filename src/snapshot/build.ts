@@ -69,12 +69,9 @@ function buildUpstream(
     keepAliveTimeoutMs: upstream.keepalive.idleTimeoutMs,
   }
   const targets = upstream.targets.map((target) => {
-    const lease = deps.registry.acquire(
-      upstream.name,
-      target.origin,
-      settings,
-      upstream.healthCheck,
-    )
+    // Health checks follow the config once it serves (Gateway → registry.configure), so that
+    // a document rejected after this build changes nothing.
+    const lease = deps.registry.acquire(upstream.name, target.origin, settings)
     leases.push(lease)
     return new TargetRef(target.weight, lease.state, lease.pool)
   })

@@ -41,20 +41,10 @@ export class UpstreamRegistry {
     this.#onHealthChange = options.onHealthChange ?? (() => undefined)
   }
 
-  /**
-   * Takes a reference on the state and pool of `origin` in `upstream`, creating them if new.
-   * `healthCheck` is the upstream's `health_check` in the config being built (null: none): the
-   * newest config decides whether, and how, the target is probed.
-   */
-  acquire(
-    upstream: string,
-    origin: string,
-    settings: PoolSettings,
-    healthCheck: HealthCheckSettings | null = null,
-  ): TargetLease {
+  /** Takes a reference on the state and pool of `origin` in `upstream`, creating them if new. */
+  acquire(upstream: string, origin: string, settings: PoolSettings): TargetLease {
     const id = stateId(upstream, origin)
     const state = this.#take(this.#states, id, () => new TargetState(upstream, origin))
-    this.#configureHealthCheck(state, healthCheck)
     const poolKey = `${id}\u0000${settings.connectTimeoutMs}/${settings.maxConnections}/${settings.keepAliveTimeoutMs}`
     const pool = this.#take(this.#pools, poolKey, () => createPool(origin, settings))
     let released = false
@@ -88,6 +78,30 @@ export class UpstreamRegistry {
     for (const { value } of this.#states.values()) value.checker?.stop()
     this.#states.clear()
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+
+  /**
+   * Makes the targets follow the config that now serves: probed or not (and how) per the
+   * upstream's `health_check`, and no longer ejected when it has no `outlier`. Targets of other
+   * upstreams (a retired snapshot's, still draining) are left as they are.
+   */
+  configure(
+    upstreams: readonly {
+      readonly name: string
+      readonly healthCheck: HealthCheckSettings | null
+      readonly outlier: object | null
+    }[],
+  ): void {
+    const byName = new Map(upstreams.map((u) => [u.name, u]))
+    for (const { value: state } of this.#states.values()) {
+      const upstream = byName.get(state.upstream)
+      if (upstream === undefined) continue
+      this.#configureHealthCheck(state, upstream.healthCheck)
+      if (upstream.outlier === null) {
+        state.ejectedUntilMs = 0
+        state.consecutiveFailures = 0
+      }
+    }
   }
 
   #configureHealthCheck(state: TargetState, settings: HealthCheckSettings | null): void {

@@ -30,8 +30,12 @@ export class TargetState {
 
   /** True when the target may receive traffic now. */
   get available(): boolean {
-    // hot path: Date.now() only when an ejection is actually pending
-    return this.healthy && (this.ejectedUntilMs === 0 || this.ejectedUntilMs <= Date.now())
+    // hot path: Date.now() only while an ejection is pending; an expired one is cleared
+    if (this.ejectedUntilMs !== 0) {
+      if (this.ejectedUntilMs > Date.now()) return false
+      this.ejectedUntilMs = 0
+    }
+    return this.healthy
   }
 }
 

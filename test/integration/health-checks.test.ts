@@ -6,6 +6,7 @@
  * `hitless_upstream_target_healthy` and shown by GET /upstreams.
  */
 import { test } from 'node:test'
+import net from 'node:net'
 import assert from 'node:assert/strict'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { request } from '../helpers/http-client.ts'
@@ -156,5 +157,48 @@ test('turning health checks off by a reload puts an unhealthy target back', asyn
     await gw.close()
     await a.close()
     await b.close()
+  }
+})
+
+test('a reload rejected after its build leaves the health checks of the running config', async () => {
+  const a = await origin('a')
+  const b = await origin('b')
+  const blocker = net.createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  const busy = (blocker.address() as net.AddressInfo).port
+  const gw = await startGateway(config(a, b, 'one')).catch(async (err: unknown) => {
+    await a.close()
+    await b.close()
+    blocker.close()
+    throw err
+  })
+  try {
+    a.health.status = 500
+    await waitFor(
+      () =>
+        gw.logs.some(
+          (l) => (l as { msg?: string }).msg?.startsWith('upstream target unhealthy') === true,
+        ),
+      { message: 'a is found unhealthy' },
+    )
+    // Without health checks and with a second listener on a port in use: rejected after the
+    // snapshot was built, when the listener cannot open.
+    const doc = config(a, b, 'rejected')
+    delete ((doc['upstreams'] as Record<string, Record<string, unknown>>)['app'] ?? {})[
+      'health_check'
+    ]
+    doc['listeners'] = [
+      { name: 'public', address: '127.0.0.1:0' },
+      { name: 'busy', address: `127.0.0.1:${busy}` },
+    ]
+    assert.equal((await gw.gateway.reload(doc)).outcome, 'rejected')
+    const seen = new Set<string>()
+    for (let i = 0; i < 10; i++) seen.add((await request(`${gw.url}/x`)).text())
+    assert.deepEqual(seen, new Set(['b']), 'a is still out: its checks still run')
+  } finally {
+    await gw.close()
+    await a.close()
+    await b.close()
+    blocker.close()
   }
 })

@@ -152,7 +152,10 @@ class ForwardRun {
     const ex = this.#ex
     ex.attempt = null
     const outlier = this.#backend.upstream.outlier
-    if (outlier !== null) outlier.record(attempt.target.state, failedByTarget(attempt, outcome))
+    if (outlier !== null) {
+      const failed = failedByTarget(ex, attempt, outcome)
+      if (failed !== null) outlier.record(attempt.target.state, failed)
+    }
     switch (outcome.kind) {
       case 'complete':
         ex.status = attempt.status
@@ -219,14 +222,17 @@ function closeAfterResponse(ex: Exchange): void {
 }
 
 /**
- * Whether the target is to blame for how an attempt ended (for outlier detection): a 5xx, or a
- * connection or protocol failure on its side; not the client going away nor a client body
- * problem.
+ * Whether the target is to blame for how an attempt ended (for outlier detection): true for a
+ * 5xx or a connection or protocol failure on its side, false for an answer below 500, null when
+ * the attempt says nothing about the target (the client went away, or its body failed).
  */
-function failedByTarget(attempt: Attempt, outcome: AttemptOutcome): boolean {
+function failedByTarget(ex: Exchange, attempt: Attempt, outcome: AttemptOutcome): boolean | null {
+  if (ex.aborted) return null
   if (outcome.kind === 'retry-status') return true
   if (outcome.kind === 'complete') return attempt.status >= 500
-  return outcome.error instanceof UpstreamError
+  const bodyFailure = ex.body?.failure
+  if (bodyFailure !== null && bodyFailure !== undefined) return null
+  return outcome.error instanceof UpstreamError ? true : null
 }
 
 /** A connect timeout also counts as a connect failure and as a timeout. */

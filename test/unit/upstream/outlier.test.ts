@@ -67,3 +67,52 @@ test('an ejected target comes back by itself when its time is up', async () => {
   await new Promise((resolve) => setTimeout(resolve, 40))
   assert.equal(a.available, true)
 })
+
+test('the last available target is never ejected, nor a lone one', () => {
+  const [a, b] = targets(2) as [TargetState, TargetState]
+  const all = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 100 },
+    [a, b],
+    () => undefined,
+  )
+  all.record(a, true)
+  all.record(b, true)
+  assert.deepEqual([a.available, b.available], [false, true], 'b is all that is left')
+
+  const [c, d] = targets(2) as [TargetState, TargetState]
+  c.healthy = false // out by its health checks
+  const withUnhealthy = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 100 },
+    [c, d],
+    () => undefined,
+  )
+  withUnhealthy.record(d, true)
+  assert.equal(d.available, true)
+
+  const [lone] = targets(1) as [TargetState]
+  const single = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 100 },
+    [lone],
+    () => undefined,
+  )
+  single.record(lone, true)
+  assert.equal(lone.available, true)
+})
+
+test('failures of requests in flight while ejected do not count against the next turn', async () => {
+  const [a, b] = targets(2) as [TargetState, TargetState]
+  const detector = new OutlierDetector(
+    { consecutiveFailures: 2, ejectionTimeMs: 20, maxEjectionPercent: 50 },
+    [a, b],
+    () => undefined,
+  )
+  detector.record(a, true)
+  detector.record(a, true)
+  assert.equal(a.available, false)
+  detector.record(a, true)
+  detector.record(a, true)
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  assert.equal(a.available, true)
+  detector.record(a, true)
+  assert.equal(a.available, true, 'one failure after its return is not two')
+})
