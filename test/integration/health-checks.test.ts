@@ -128,77 +128,86 @@ test('health checks take a failing target out and bring it back; state survives 
   }
 })
 
-test('turning health checks off by a reload puts an unhealthy target back', async () => {
+type Origin = Awaited<ReturnType<typeof origin>>
+
+/**
+ * Two origins and a gateway checking them (config `one`), torn down whatever happens; `run` gets
+ * them with a wait for "a is found unhealthy" after making a's probes fail.
+ */
+async function withCheckedPair(
+  run: (ctx: {
+    a: Origin
+    b: Origin
+    gw: Awaited<ReturnType<typeof startGateway>>
+    aGoesDown: () => Promise<void>
+  }) => Promise<void>,
+): Promise<void> {
   const a = await origin('a')
   const b = await origin('b')
-  const gw = await startGateway(config(a, b, 'one')).catch(async (err: unknown) => {
-    await a.close()
-    await b.close()
-    throw err
-  })
   try {
-    a.health.status = 500
-    await waitFor(
-      () =>
-        gw.logs.some(
-          (l) => (l as { msg?: string }).msg?.startsWith('upstream target unhealthy') === true,
-        ),
-      { message: 'a is found unhealthy' },
-    )
-    const off = config(a, b, 'off')
-    delete ((off['upstreams'] as Record<string, Record<string, unknown>>)['app'] ?? {})[
-      'health_check'
-    ]
-    assert.equal((await gw.gateway.reload(off)).outcome, 'applied')
-    const seen = new Set<string>()
-    for (let i = 0; i < 10; i++) seen.add((await request(`${gw.url}/x`)).text())
-    assert.deepEqual(seen, new Set(['a', 'b']))
+    const gw = await startGateway(config(a, b, 'one'))
+    const aGoesDown = async (): Promise<void> => {
+      a.health.status = 500
+      await waitFor(
+        () =>
+          gw.logs.some(
+            (l) => (l as { msg?: string }).msg?.startsWith('upstream target unhealthy') === true,
+          ),
+        { message: 'a is found unhealthy' },
+      )
+    }
+    try {
+      await run({ a, b, gw, aGoesDown })
+    } finally {
+      await gw.close()
+    }
   } finally {
-    await gw.close()
     await a.close()
     await b.close()
   }
-})
+}
+
+/** `config(...)` without the upstream's health_check. */
+function withoutHealthCheck(doc: Record<string, unknown>): Record<string, unknown> {
+  delete ((doc['upstreams'] as Record<string, Record<string, unknown>>)['app'] ?? {})[
+    'health_check'
+  ]
+  return doc
+}
+
+/** The bodies of ten requests. */
+async function served(url: string): Promise<Set<string>> {
+  const seen = new Set<string>()
+  for (let i = 0; i < 10; i++) seen.add((await request(`${url}/x`)).text())
+  return seen
+}
+
+test('turning health checks off by a reload puts an unhealthy target back', () =>
+  withCheckedPair(async ({ a, b, gw, aGoesDown }) => {
+    await aGoesDown()
+    const off = withoutHealthCheck(config(a, b, 'off'))
+    assert.equal((await gw.gateway.reload(off)).outcome, 'applied')
+    assert.deepEqual(await served(gw.url), new Set(['a', 'b']))
+  }))
 
 test('a reload rejected after its build leaves the health checks of the running config', async () => {
-  const a = await origin('a')
-  const b = await origin('b')
   const blocker = net.createServer()
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
   const busy = (blocker.address() as net.AddressInfo).port
-  const gw = await startGateway(config(a, b, 'one')).catch(async (err: unknown) => {
-    await a.close()
-    await b.close()
-    blocker.close()
-    throw err
-  })
   try {
-    a.health.status = 500
-    await waitFor(
-      () =>
-        gw.logs.some(
-          (l) => (l as { msg?: string }).msg?.startsWith('upstream target unhealthy') === true,
-        ),
-      { message: 'a is found unhealthy' },
-    )
-    // Without health checks and with a second listener on a port in use: rejected after the
-    // snapshot was built, when the listener cannot open.
-    const doc = config(a, b, 'rejected')
-    delete ((doc['upstreams'] as Record<string, Record<string, unknown>>)['app'] ?? {})[
-      'health_check'
-    ]
-    doc['listeners'] = [
-      { name: 'public', address: '127.0.0.1:0' },
-      { name: 'busy', address: `127.0.0.1:${busy}` },
-    ]
-    assert.equal((await gw.gateway.reload(doc)).outcome, 'rejected')
-    const seen = new Set<string>()
-    for (let i = 0; i < 10; i++) seen.add((await request(`${gw.url}/x`)).text())
-    assert.deepEqual(seen, new Set(['b']), 'a is still out: its checks still run')
+    await withCheckedPair(async ({ a, b, gw, aGoesDown }) => {
+      await aGoesDown()
+      // Without health checks and with a second listener on a port in use: rejected after the
+      // snapshot was built, when the listener cannot open.
+      const doc = withoutHealthCheck(config(a, b, 'rejected'))
+      doc['listeners'] = [
+        { name: 'public', address: '127.0.0.1:0' },
+        { name: 'busy', address: `127.0.0.1:${busy}` },
+      ]
+      assert.equal((await gw.gateway.reload(doc)).outcome, 'rejected')
+      assert.deepEqual(await served(gw.url), new Set(['b']), 'a is still out: its checks run')
+    })
   } finally {
-    await gw.close()
-    await a.close()
-    await b.close()
     blocker.close()
   }
 })
