@@ -139,6 +139,9 @@ export class Gateway {
         if (healthy) this.logger.info(fields, 'upstream target healthy again')
         else this.logger.warn(fields, 'upstream target unhealthy: taken out of rotation')
       },
+      // A target that left the config leaves the metrics too (no series piling up over reloads).
+      onStateRemoved: (state) =>
+        this.metrics.ejections.remove({ upstream: state.upstream, target: state.origin }),
     })
     this.metrics.setTargetsSource(() =>
       this.#registry

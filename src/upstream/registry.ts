@@ -30,15 +30,19 @@ interface Counted<T> {
 export interface RegistryOptions {
   /** Told when an active health check changes a target's health. */
   readonly onHealthChange?: HealthTransition
+  /** Told when a target's state is dropped (no config uses the target any more). */
+  readonly onStateRemoved?: (state: TargetState) => void
 }
 
 export class UpstreamRegistry {
   readonly #states = new Map<string, Counted<TargetState>>()
   readonly #pools = new Map<string, Counted<Pool>>()
   readonly #onHealthChange: HealthTransition
+  readonly #onStateRemoved: (state: TargetState) => void
 
   constructor(options: RegistryOptions = {}) {
     this.#onHealthChange = options.onHealthChange ?? (() => undefined)
+    this.#onStateRemoved = options.onStateRemoved ?? (() => undefined)
   }
 
   /** Takes a reference on the state and pool of `origin` in `upstream`, creating them if new. */
@@ -54,7 +58,10 @@ export class UpstreamRegistry {
       release: () => {
         if (released) return
         released = true
-        this.#drop(this.#states, id, (s) => s.checker?.stop())
+        this.#drop(this.#states, id, (s) => {
+          s.checker?.stop()
+          this.#onStateRemoved(s)
+        })
         // Graceful: requests still on the pool finish before its sockets close.
         this.#drop(this.#pools, poolKey, (p) => void p.close().catch(() => undefined))
       },

@@ -82,3 +82,42 @@ test('consecutive 5xx eject a target; it gets no traffic, then comes back', asyn
     await b.close()
   }
 })
+
+test('a target removed by a reload leaves hitless_upstream_ejections_total', async () => {
+  const a = await startFakeUpstream({
+    handler: (_req, res) => {
+      res.statusCode = 500
+      res.end('a')
+    },
+  })
+  const b = await startFakeUpstream({
+    handler: (_req, res) => {
+      res.end('b')
+    },
+  })
+  const doc = (targets: string[]): Record<string, unknown> => ({
+    listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+    admin: { address: '127.0.0.1:0' },
+    upstreams: {
+      app: {
+        targets: targets.map((url) => ({ url })),
+        outlier: { consecutive_failures: 1, ejection_time: '30s', max_ejection_percent: 50 },
+      },
+    },
+    routes: [{ match: { prefix: '/' }, upstream: 'app', retries: { attempts: 0 } }],
+  })
+  const gw = await startGateway(doc([a.url, b.url]))
+  try {
+    for (let i = 0; i < 2; i++) await request(`${gw.url}/x`)
+    const series = new RegExp(
+      `hitless_upstream_ejections_total\\{upstream="app",target="${a.url}"\\}`,
+    )
+    assert.match((await request(`${gw.adminUrl ?? ''}/metrics`)).text(), series)
+    assert.equal((await gw.gateway.reload(doc([b.url]))).outcome, 'applied')
+    assert.doesNotMatch((await request(`${gw.adminUrl ?? ''}/metrics`)).text(), series)
+  } finally {
+    await gw.close()
+    await a.close()
+    await b.close()
+  }
+})
