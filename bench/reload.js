@@ -18,7 +18,7 @@ import { pinning, runWithCleanup } from './lib/procs.js'
 import { measureVisible, percentile, pollClient, sleep, startLoad } from './lib/reload-client.js'
 import { BENCH_PATH, MARKER_PATH, docText, loadPaths, reloadDoc } from './lib/reload-docs.js'
 import { startReloadGateway } from './lib/reload-gateway.js'
-import { commandLine, machineInfo, machineLine, writeSection } from './lib/results-md.js'
+import { commandLine, machineInfo, sectionHead, writeSection } from './lib/results-md.js'
 import { EXTRA_HEADERS } from './lib/scenarios.js'
 import { ensureDeps, ensureTools } from './lib/setup.js'
 import { alignedTable, median } from './lib/table.js'
@@ -1001,11 +1001,7 @@ function renderReport(r) {
       return `${p} ${v.toFixed(2)}`
     })
   return [
-    HEADING,
-    '',
-    `- Date: ${machine.date}`,
-    `- Machine: ${machineLine(machine)}`,
-    `- Command: \`${command}\``,
+    ...sectionHead(HEADING, machine, command),
     `- hitless build: ${build}; the CLI (\`hitless run -c FILE --log-level info\`, file watcher ` +
       'on, 100 ms debounce) in front of the macro benchmark’s nginx origin, admin API on loopback.',
     `- Layout: ${pinText}.`,

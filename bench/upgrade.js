@@ -16,7 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { commandLine, machineInfo, machineLine, writeSection } from './lib/results-md.js'
+import { commandLine, machineInfo, sectionHead, writeSection } from './lib/results-md.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
@@ -226,11 +226,7 @@ const row = (name, values) => {
 }
 const machine = machineInfo()
 const section = [
-  HEADING,
-  '',
-  `- Date: ${machine.date}`,
-  `- Machine: ${machineLine(machine)}`,
-  `- Command: \`${commandLine('bench:upgrade')}\` (after \`npm run build\`)`,
+  ...sectionHead(HEADING, machine, commandLine('bench:upgrade'), ' (after `npm run build`)'),
   `- ${UPGRADES} successive SIGUSR2 upgrades of one \`hitless run --pid-file\` (each new process ` +
     `is a fresh Node process loading dist/), unpinned, under ${LOAD_CLIENTS} keep-alive clients ` +
     'sending GETs back to back through the gateway; times in ms from the signal.',

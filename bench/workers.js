@@ -16,7 +16,7 @@ import { bodyFile, errorCount, runLoad } from './lib/load.js'
 import { startNginx } from './lib/nginx.js'
 import { readTreeCpuTicks, clockTicks } from './lib/proc-cpu.js'
 import { freePort, runWithCleanup, stop } from './lib/procs.js'
-import { commandLine, machineInfo, machineLine, writeSection } from './lib/results-md.js'
+import { commandLine, machineInfo, sectionHead, writeSection } from './lib/results-md.js'
 import { EXTRA_HEADERS } from './lib/scenarios.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
@@ -133,11 +133,7 @@ runWithCleanup(
     }
     const machine = machineInfo()
     const section = [
-      HEADING,
-      '',
-      `- Date: ${machine.date}`,
-      `- Machine: ${machineLine(machine)}`,
-      `- Command: \`${commandLine('bench:workers')}\` (after \`npm run build\`)`,
+      ...sectionHead(HEADING, machine, commandLine('bench:workers'), ' (after `npm run build`)'),
       `- ${ROUNDS} interleaved round(s) × ${DURATION} s per cell after a 1 s warm-up; h2load ` +
         `\`--h1 -t1 -c${CONNECTIONS}\`, keep-alive; config \`bench/configs/hitless.yaml\` ` +
         '(rewrite, four header rules, access log at info to /dev/null). **Nothing is pinned**: ' +

@@ -41,6 +41,20 @@ export function machineLine(machine) {
   )
 }
 
+/**
+ * The first lines of every benchmark's section: heading, date, machine, command (`after`, e.g.
+ * " (after `npm run build`)", follows the command).
+ */
+export function sectionHead(heading, machine, command, after = '') {
+  return [
+    heading,
+    '',
+    `- Date: ${machine.date}`,
+    `- Machine: ${machineLine(machine)}`,
+    `- Command: \`${command}\`${after}`,
+  ]
+}
+
 /** The body of our section (heading included). */
 export function renderSection({ machine, command, settings, pin, hitless, table, notes }) {
   const build = hitless
@@ -51,11 +65,7 @@ export function renderSection({ machine, command, settings, pin, hitless, table,
     ? 'h2load and nginx pinned to core 0, the proxy alone on core 1 (`taskset -c`)'
     : `**unpinned** (nproc = ${pin.cores} < 2): load, proxy and origin share the CPU`
   return [
-    SECTION_HEADING,
-    '',
-    `- Date: ${machine.date}`,
-    `- Machine: ${machineLine(machine)}`,
-    `- Command: \`${command}\``,
+    ...sectionHead(SECTION_HEADING, machine, command),
     build,
     `- Settings: ${settings.rounds} interleaved round(s) × ${settings.durationS} s per cell, ` +
       `${settings.warmupS} s warm-up per cell (not recorded); h2load \`--h1 -t1\`, keep-alive; ${pinText}`,

@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { parseLogLine } from './log-lines.ts'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
@@ -98,12 +99,7 @@ export async function spawnGateway(
       })
       const lines = createInterface({ input: child.stdout })
       lines.on('line', (line) => {
-        let parsed: Record<string, unknown>
-        try {
-          parsed = JSON.parse(line) as Record<string, unknown>
-        } catch {
-          parsed = { raw: line }
-        }
+        const parsed = parseLogLine(line)
         logs.push(parsed)
         const serving = parsed as ServingLine
         const address = serving.listeners?.[0]?.address

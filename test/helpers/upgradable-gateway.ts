@@ -14,6 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { parseLogLine } from './log-lines.ts'
 import { waitFor } from './wait-for.ts'
 
 const BUILD_SRC = fileURLToPath(new URL('../../src', import.meta.url))
@@ -98,12 +99,7 @@ export async function startUpgradable(
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   createInterface({ input: child.stdout }).on('line', (line) => {
-    let parsed: Record<string, unknown>
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>
-    } catch {
-      parsed = { raw: line }
-    }
+    const parsed = parseLogLine(line)
     logs.push(parsed)
     if (typeof parsed['pid'] === 'number') pids.add(parsed['pid'])
   })
