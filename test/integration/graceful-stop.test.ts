@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { startFakeUpstream } from '../helpers/fake-upstream.ts'
 import { spawnGateway } from '../helpers/spawn-gateway.ts'
+import { startGateway } from '../helpers/start-gateway.ts'
 import { request, connectRefused } from '../helpers/http-client.ts'
 import { onceWithin, waitFor } from '../helpers/wait-for.ts'
 
@@ -136,4 +137,30 @@ describe('graceful stop', () => {
       await origin.close()
     }
   })
+})
+
+test('a reload asked for while the gateway stops is refused, and nothing new is opened', async () => {
+  const origin = await startFakeUpstream()
+  const gw = await startGateway({
+    upstreams: { o: { targets: [{ url: origin.url }] } },
+    routes: [{ match: { prefix: '/' }, upstream: 'o' }],
+  })
+  try {
+    const closing = gw.gateway.close()
+    const result = await gw.gateway.reload({
+      listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+      upstreams: { o: { targets: [{ url: origin.url }] } },
+      routes: [{ match: { prefix: '/new' }, upstream: 'o' }],
+    })
+    assert.equal(result.outcome, 'rejected')
+    assert.match(
+      result.outcome === 'rejected' ? (result.errors[0]?.message ?? '') : '',
+      /the gateway is stopping/,
+    )
+    await closing
+    assert.equal(gw.gateway.upstreamPoolCount, 0, 'no pool left behind by a late reload')
+  } finally {
+    await gw.close()
+    await origin.close()
+  }
 })

@@ -146,3 +146,52 @@ test(
     }
   },
 )
+
+test(
+  '--workers 2: a rollback through any worker reaches both; workers leave with a killed supervisor',
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const origin = await startFakeUpstream()
+    const gw = await startUpgradable(config(origin, 'one'), { args: ['--workers', '2'] })
+    try {
+      const supervisor = gw.pid()
+      await waitFor(() => gw.linesWith('worker ready').length === 2, { message: 'two workers' })
+      const serving = gw.linesWith('hitless serving on').find((l) => l['pid'] === supervisor) as {
+        listeners: { address: string }[]
+        admin: string
+      }
+      const url = `http://${serving.listeners[0]?.address ?? ''}`
+      const admin = `http://${serving.admin}`
+      const first = gw.linesWith('worker ready')[0] as { config_version: string }
+
+      const posted = await request(`${admin}/reload`, {
+        method: 'POST',
+        body: config(origin, 'two'),
+      })
+      assert.equal(posted.json<{ outcome: string }>().outcome, 'applied')
+      const back = await request(`${admin}/rollback`, {
+        method: 'POST',
+        body: JSON.stringify({ version: first.config_version }),
+      })
+      assert.equal(back.json<{ outcome: string }>().outcome, 'applied')
+      // Fresh connections land on either worker: every answer is the rolled-back version's.
+      for (let i = 0; i < 20; i++) assert.equal((await request(`${url}/text`)).text(), 'one')
+
+      // The supervisor dies outright: its workers, alone in their process groups, drain and go.
+      const workers = gw.linesWith('worker ready').map((l) => Number(l['worker_pid']))
+      process.kill(supervisor, 'SIGKILL')
+      await waitFor(() => workers.every((p) => !isRunning(p)), {
+        timeoutMs: 15_000,
+        message: 'the workers exit once their supervisor is gone',
+      })
+      await waitFor(() => gw.logs.filter((l) => l['why'] === 'supervisor gone').length === 2, {
+        message: 'each worker drained because its supervisor was gone',
+      })
+    } finally {
+      await gw.close()
+      await origin.close()
+    }
+  },
+)

@@ -116,3 +116,15 @@ test('failures of requests in flight while ejected do not count against the next
   detector.record(a, true)
   assert.equal(a.available, true, 'one failure after its return is not two')
 })
+
+test('max_ejection_percent 0 turns ejection off', () => {
+  const [a, b] = targets(2) as [TargetState, TargetState]
+  const off = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 0 },
+    [a, b],
+    () => undefined,
+  )
+  for (let i = 0; i < 5; i++) off.record(a, true)
+  assert.equal(a.available, true)
+  assert.equal(a.ejections, 0)
+})
