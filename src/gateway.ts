@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import net, { type Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
 import { configRoutes, type ConfigCommands } from './admin/routes/config.ts'
-import { loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
+import { ConfigReadError, loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
 import { watchConfigFile, type ConfigFileWatcher } from './config/sources/file.ts'
 import type { AdminConfig, GatewayConfig, ListenerConfig } from './config/types.ts'
 import { ConfigError, ErrorCode, GatewayError } from './errors.ts'
@@ -28,6 +28,10 @@ import { buildSnapshot } from './snapshot/build.ts'
 import { SnapshotHolder } from './snapshot/holder.ts'
 import type { Snapshot } from './snapshot/snapshot.ts'
 import { UpstreamRegistry } from './upstream/registry.ts'
+import { DiscoveryHub } from './discovery/hub.ts'
+import { awaitDiscovery, DISCOVERY_WARMUP_MS } from './discovery/warm-up.ts'
+import { EtcdClients } from './etcd/client.ts'
+import { EtcdConfigSource, type EtcdDocument } from './config/sources/etcd.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -39,6 +43,12 @@ export interface GatewayOptions {
   readonly configPath?: string
   /** A config document given directly (the same shape as the file), instead of `configPath`. */
   readonly config?: unknown
+  /**
+   * Fleet mode (SPEC §7): the document is read from `key` on the etcd cluster at `endpoints`
+   * and every new revision is applied; instead of `configPath` or `config`. The cluster is also
+   * the default one of etcd discovery.
+   */
+  readonly etcd?: EtcdSourceOptions
   /** Watch `configPath` and reload when it changes (the CLI turns this on). */
   readonly watch?: boolean
   /** Debounce of the file watcher, in ms (default 100). */
@@ -67,6 +77,12 @@ export interface GatewayOptions {
   readonly control?: GatewayControl
 }
 
+/** Where fleet mode reads the config. */
+export interface EtcdSourceOptions {
+  readonly endpoints: readonly string[]
+  readonly key: string
+}
+
 /** What a worker's admin API asks of the supervisor (see GatewayOptions.control). */
 export interface GatewayControl {
   reload(document: string | undefined): Promise<ReloadResult>
@@ -79,6 +95,8 @@ export interface UpstreamReport {
   readonly name: string
   readonly balancer: string
   readonly health_check: boolean
+  /** Where the targets come from: `static`, or the discovery source (`dns NAME:PORT`, …). */
+  readonly discovery: string
   readonly targets: readonly {
     readonly url: string
     readonly weight: number
@@ -108,6 +126,9 @@ export class Gateway {
   readonly #options: GatewayOptions
   readonly #env: Env
   readonly #registry: UpstreamRegistry
+  readonly #etcdClients = new EtcdClients()
+  readonly #discovery: DiscoveryHub
+  #etcdSource: EtcdConfigSource | null = null
   readonly #holder = new SnapshotHolder()
   /** Open tunnels: upstream side → client side and how to end it with 1001 (WebSocket). */
   readonly #tunnels = new Map<Duplex, { client: Socket; goAway: (() => void) | null }>()
@@ -120,12 +141,17 @@ export class Gateway {
   #fileText: string | undefined
   #draining = false
   #closing: Promise<void> | null = null
+  /** Ends fleet mode's wait for a first usable document (close() during start). */
+  #stopWaiting: (() => void) | null = null
 
   constructor(options: GatewayOptions) {
-    if ((options.configPath === undefined) === (options.config === undefined)) {
+    const sources = [options.configPath, options.config, options.etcd].filter(
+      (s) => s !== undefined,
+    )
+    if (sources.length !== 1) {
       throw new GatewayError(
         ErrorCode.INTERNAL,
-        'createGateway needs exactly one of configPath, config',
+        'createGateway needs exactly one of configPath, config, etcd',
       )
     }
     this.#options = options
@@ -133,6 +159,7 @@ export class Gateway {
     this.logger =
       options.logger ??
       createLogger({ level: options.logLevel ?? 'info', format: options.logFormat ?? 'json' })
+    this.#discovery = new DiscoveryHub(this.logger, this.#etcdClients)
     this.#registry = new UpstreamRegistry({
       onHealthChange: (state, healthy, reason) => {
         const fields = { upstream: state.upstream, target: state.origin, reason }
@@ -163,6 +190,11 @@ export class Gateway {
           metrics: this.metrics,
           logger: this.logger,
           ...(options.random === undefined ? {} : { random: options.random }),
+          discover: (discovery, config) =>
+            this.#discovery.acquire(
+              discovery,
+              config.etcd?.endpoints ?? options.etcd?.endpoints ?? null,
+            ),
           onEjection: (state, untilMs) => {
             this.metrics.ejections.inc({ upstream: state.upstream, target: state.origin })
             this.logger.warn(
@@ -175,6 +207,7 @@ export class Gateway {
             )
           },
         }),
+      prepare: (snapshot) => awaitDiscovery(snapshot, this.logger, DISCOVERY_WARMUP_MS),
       openListeners: (config) => this.#applyListeners(config),
       onApplied: (config) => this.#registry.configure(config.upstreams),
       sourceName: this.#sourceName(),
@@ -206,30 +239,28 @@ export class Gateway {
    * availability, health and its last probe, in-flight requests.
    */
   upstreamsReport(): UpstreamReport[] {
-    const config = this.#holder.current?.config
-    if (config === undefined) return []
-    const states = new Map(this.#registry.states().map((s) => [`${s.upstream} ${s.origin}`, s]))
-    return config.upstreams.map((u) => ({
-      name: u.name,
-      balancer: u.balancer,
-      health_check: u.healthCheck !== null,
-      targets: u.targets.map((t) => {
-        const s = states.get(`${u.name} ${t.origin}`)
-        return {
-          url: t.origin,
-          weight: t.weight,
-          available: s?.available ?? true,
-          healthy: s?.healthy ?? true,
+    const snapshot = this.#holder.current
+    if (snapshot === null) return []
+    return snapshot.config.upstreams.map((u) => {
+      const runtime = snapshot.upstreams.get(u.name)
+      return {
+        name: u.name,
+        balancer: u.balancer,
+        health_check: u.healthCheck !== null,
+        discovery: runtime?.discovery?.description ?? 'static',
+        targets: (runtime?.targets ?? []).map(({ state: s, weight }) => ({
+          url: s.origin,
+          weight,
+          available: s.available,
+          healthy: s.healthy,
           ejected_until:
-            s !== undefined && s.ejectedUntilMs > Date.now()
-              ? new Date(s.ejectedUntilMs).toISOString()
-              : null,
-          ejections: s?.ejections ?? 0,
-          in_flight: s?.inFlight ?? 0,
-          last_check: s?.checker?.last ?? null,
-        }
-      }),
-    }))
+            s.ejectedUntilMs > Date.now() ? new Date(s.ejectedUntilMs).toISOString() : null,
+          ejections: s.ejections,
+          in_flight: s.inFlight,
+          last_check: s.checker?.last ?? null,
+        })),
+      }
+    })
   }
 
   /** Upstream connection pools alive in the registry, for tests and diagnostics. */
@@ -286,7 +317,9 @@ export class Gateway {
    */
   async start(): Promise<void> {
     try {
-      await this.#reloads.apply(() => this.#load(), 'start')
+      const etcd = this.#options.etcd
+      if (etcd === undefined) await this.#reloads.apply(() => this.#load(), 'start')
+      else await this.#startFromEtcd(etcd)
       await this.#applyAdmin(this.#holder.current?.config ?? null)
     } catch (err) {
       await this.#closeNow()
@@ -385,6 +418,9 @@ export class Gateway {
   /** Closes everything without waiting for requests (start failure, after a drain). */
   async #closeNow(): Promise<void> {
     this.#watcher?.close()
+    this.#etcdSource?.close()
+    this.#etcdSource = null
+    this.#stopWaiting?.()
     for (const listener of [...this.#listeners.clear(), ...this.#retiring]) {
       listener.stopAccepting()
       listener.tracker.destroyAll()
@@ -394,26 +430,133 @@ export class Gateway {
     await this.#closeAdmin()
     this.#options.inheritedSockets?.closeUnclaimed()
     this.#holder.clear()
+    this.#discovery.closeAll()
     await this.#registry.destroy()
   }
 
   async #load(): Promise<LoadedConfig> {
     const { configPath, config } = this.#options
+    if (this.#etcdSource !== null) return this.#loadFromEtcd()
     if (configPath === undefined) return this.#loadDocument(config)
     const text = await readConfigFile(configPath)
     this.#fileText = text
-    return loadConfig(text, { source: configPath, env: this.#env })
+    return loadConfig(text, { source: configPath, env: this.#env, ...this.#loadContext() })
   }
 
   #loadDocument(config: unknown): LoadedConfig {
     // A string is YAML or JSON (told apart by its content, for POST /reload bodies); an object
     // is serialised as JSON, which takes the fast JSON path of the loader.
     const source = this.#options.sourceName ?? 'inline'
-    if (typeof config === 'string') return loadConfig(config, { source, env: this.#env })
-    return loadConfig(JSON.stringify(config), { source, format: 'json', env: this.#env })
+    const context = { source, env: this.#env, ...this.#loadContext() }
+    if (typeof config === 'string') return loadConfig(config, context)
+    return loadConfig(JSON.stringify(config), { ...context, format: 'json' })
+  }
+
+  /** What validation may assume beyond the document: fleet mode's cluster, for discovery. */
+  #loadContext(): { etcdCluster?: boolean } {
+    return this.#options.etcd === undefined ? {} : { etcdCluster: true }
+  }
+
+  /** One revision of the fleet's document, loaded (`${VAR}` from this machine's environment). */
+  #loadEtcdDocument(doc: EtcdDocument): LoadedConfig {
+    const loaded = loadConfig(doc.text, {
+      source: this.#sourceName(),
+      env: this.#env,
+      etcdCluster: true,
+    })
+    return { ...loaded, revision: doc.revision }
+  }
+
+  /** SIGHUP or a bodiless POST /reload in fleet mode: the key as etcd holds it now. */
+  async #loadFromEtcd(): Promise<LoadedConfig> {
+    const source = this.#etcdSource
+    let doc: EtcdDocument | null = null
+    try {
+      doc = source === null ? null : await source.fetch()
+    } catch (err) {
+      throw new ConfigReadError(this.#sourceName(), err)
+    }
+    if (doc === null) {
+      const message = 'the etcd key holds no document'
+      throw new ConfigError(this.#sourceName(), [{ path: '', line: null, column: null, message }])
+    }
+    return this.#loadEtcdDocument(doc)
+  }
+
+  /**
+   * Fleet mode's start: follows the key and applies the first revision that loads and serves.
+   * Until then the gateway says, once per reason, why it is waiting (no key yet, an invalid
+   * document, etcd unreachable) and keeps waiting; `close()` ends the wait (start rejects).
+   */
+  #startFromEtcd(etcd: EtcdSourceOptions): Promise<void> {
+    const where = `etcd key ${etcd.key} (${etcd.endpoints.join(',')})`
+    let started = false
+    let lastReason = ''
+    return new Promise<void>((resolve, reject) => {
+      const waiting = (reason: string, fields: object = {}): void => {
+        if (reason === lastReason) return
+        lastReason = reason
+        this.logger.warn(
+          { etcd_key: etcd.key, reason, ...fields },
+          `no usable config document at ${where} yet: waiting for one (${reason})`,
+        )
+      }
+      this.#stopWaiting = () => {
+        this.#stopWaiting = null
+        if (!started) {
+          reject(new GatewayError(ErrorCode.INTERNAL, `stopped while waiting for ${where}`))
+        }
+      }
+      this.logger.info({ etcd_key: etcd.key, endpoints: etcd.endpoints }, `reading ${where}`)
+      this.#etcdSource = new EtcdConfigSource({
+        lease: this.#etcdClients.acquire(etcd.endpoints),
+        key: etcd.key,
+        onDocument: async (doc) => {
+          if (started) return this.#applyEtcdRevision(doc)
+          try {
+            await this.#reloads.apply(() => this.#loadEtcdDocument(doc), 'start')
+          } catch (err) {
+            const errors = (err as { issues?: unknown }).issues ?? [(err as Error).message]
+            waiting(`revision ${doc.revision} is not usable`, { errors })
+            return
+          }
+          started = true
+          this.#stopWaiting = null
+          resolve()
+        },
+        onMissing: (deleted) => {
+          if (!started) waiting('the key does not exist')
+          else if (deleted) {
+            this.logger.warn(
+              { etcd_key: etcd.key, config_version: this.configVersion },
+              `the config key was deleted from etcd: still serving ${this.configVersion ?? ''}`,
+            )
+          }
+        },
+        onProblem: (problem) => {
+          if (!started) waiting(problem)
+          else {
+            this.logger.warn(
+              { etcd_key: etcd.key, problem, config_version: this.configVersion },
+              `etcd problem: still serving ${this.configVersion ?? ''}, retrying`,
+            )
+          }
+        },
+        onConnected: () => this.logger.debug({ etcd_key: etcd.key }, 'etcd watch connected'),
+      })
+    })
+  }
+
+  /** A new revision of the fleet's document while serving: through the usual pipeline. */
+  async #applyEtcdRevision(doc: EtcdDocument): Promise<void> {
+    if (this.#closing !== null) return
+    const result = await this.#reloads.apply(() => this.#loadEtcdDocument(doc), 'etcd')
+    if (result.outcome === 'applied') await this.#applyAdminQuietly()
   }
 
   #sourceName(): string {
+    const etcd = this.#options.etcd
+    if (etcd !== undefined) return `etcd:${etcd.key}`
     return this.#options.configPath ?? this.#options.sourceName ?? 'inline'
   }
 
@@ -442,7 +585,7 @@ export class Gateway {
   async #onFileChange(path: string, text: string, recheck: boolean): Promise<'retry' | undefined> {
     let loaded: LoadedConfig
     try {
-      loaded = loadConfig(text, { source: path, env: this.#env })
+      loaded = loadConfig(text, { source: path, env: this.#env, ...this.#loadContext() })
     } catch (err) {
       // A half-written file looks exactly like this: try again after the debounce, and report
       // only if the same content still fails (the watcher delivers it once more).

@@ -115,6 +115,19 @@ export function isLoopback(address: ListenAddress): boolean {
 }
 
 /**
+ * A name server address as Node's resolver takes it: an IP (`10.0.0.2`, `::1`), or one with a
+ * port (`127.0.0.1:5353`, `[::1]:5353`).
+ */
+export function isNameServer(text: string): boolean {
+  if (isIP(text) !== 0) return true
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text)
+  if (m === null) return false
+  const port = Number(m[3])
+  const host = m[1] ?? m[2] ?? ''
+  return port >= 1 && port <= 65_535 && isIP(host) === (m[1] === undefined ? 4 : 6)
+}
+
+/**
  * Reads an upstream target or etcd endpoint URL: http or https, a host, no credentials, no
  * path, query or fragment. Returns the origin `protocol//host:port` with the port explicit.
  */

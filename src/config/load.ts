@@ -24,6 +24,8 @@ export interface LoadedConfig {
   readonly version: string
   /** The document after interpolation, as plain data (for `GET /config`; redact before showing). */
   readonly document: unknown
+  /** The etcd revision the document was written at (fleet mode), else absent. */
+  readonly revision?: string
 }
 
 /** Where the text came from, how to read it and the environment for `${VAR}`. */
@@ -32,6 +34,8 @@ export interface LoadConfigOptions {
   readonly source: string
   readonly format?: ConfigFormat
   readonly env: Env
+  /** An etcd cluster is given outside the document (fleet mode), for etcd discovery. */
+  readonly etcdCluster?: boolean
 }
 
 /**
@@ -107,7 +111,9 @@ function load(text: string, opts: LoadConfigOptions): LoadedConfig {
   const interpolated = interpolate(parsed.document, opts.env, {
     expectsString: (path) => expectsString(documentSchema, path),
   })
-  const validated = validateDocument(interpolated.value, parsed.document)
+  const validated = validateDocument(interpolated.value, parsed.document, {
+    etcdCluster: opts.etcdCluster === true,
+  })
   const failed = interpolated.failedPaths.map(formatConfigPath)
   const issues = [
     ...interpolated.issues,

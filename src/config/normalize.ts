@@ -149,12 +149,13 @@ function normalizeOutlier(o: NonNullable<RawUpstream['outlier']>): UpstreamConfi
 
 function normalizeDiscovery(raw: RawUpstream['discovery']): UpstreamConfig['discovery'] {
   if (raw?.dns !== undefined) {
-    const { name, port, interval } = raw.dns
+    const { name, port, interval, servers } = raw.dns
     return {
       kind: 'dns',
       name: name.toLowerCase(),
       port,
       intervalMs: ms(interval ?? DEFAULTS.dns_interval),
+      servers: servers === undefined ? null : [...servers],
     }
   }
   return raw?.etcd === undefined ? null : { kind: 'etcd', prefix: raw.etcd.prefix }

@@ -11,6 +11,7 @@ import {
   isEnvName,
   isHeaderValue,
   isHostname,
+  isNameServer,
   isToken,
   parseAddress,
   parseDuration,
@@ -282,6 +283,18 @@ const discovery = z.strictObject({
       port: count(1).max(65_535).describe('Port of every discovered target.'),
       interval: duration()
         .describe(`How often the name is resolved again. Default \`${DEFAULTS.dns_interval}\`.`)
+        .optional(),
+      servers: z
+        .array(
+          formatted(
+            'name-server',
+            predicate(isNameServer, (t) => `invalid name server "${t}" (an IP, or IP:port)`),
+          ),
+        )
+        .min(1)
+        .describe(
+          "Name servers to ask (`IP` or `IP:port`), as nginx's `resolver`. Default: the system resolver (getaddrinfo, /etc/hosts included).",
+        )
         .optional(),
     })
     .describe('Targets from DNS records.')

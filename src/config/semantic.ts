@@ -12,9 +12,32 @@ import type { RawConfigDocument, RawRoute, RawUpstream } from './schema.ts'
 import { closestMatch } from './suggest.ts'
 import type { ListenAddress } from './types.ts'
 
+/** What the rules may know beyond the document. */
+export interface SemanticContext {
+  /** An etcd cluster is given outside the document (fleet mode's `--etcd`). */
+  readonly etcdCluster?: boolean
+}
+
 /** Every semantic problem of a structurally valid document. */
-export function checkSemantics(doc: RawConfigDocument): Finding[] {
-  return [...checkListeners(doc), ...checkUpstreams(doc), ...checkRoutes(doc)]
+export function checkSemantics(doc: RawConfigDocument, context: SemanticContext = {}): Finding[] {
+  return [
+    ...checkListeners(doc),
+    ...checkUpstreams(doc),
+    ...checkRoutes(doc),
+    ...checkEtcdCluster(doc, context),
+  ]
+}
+
+/** etcd discovery reads from the document's `etcd.endpoints`, or fleet mode's cluster. */
+function checkEtcdCluster(doc: RawConfigDocument, context: SemanticContext): Finding[] {
+  if (doc.etcd !== undefined || context.etcdCluster === true) return []
+  return Object.entries(doc.upstreams ?? {})
+    .filter(([, upstream]) => upstream.discovery?.etcd !== undefined)
+    .map(([name]) => ({
+      path: ['upstreams', name, 'discovery', 'etcd'],
+      message:
+        'etcd discovery needs a cluster: set the top-level etcd.endpoints (or run in fleet mode, hitless run --etcd)',
+    }))
 }
 
 interface Named {

@@ -89,6 +89,8 @@ export type DiscoveryConfig =
       readonly name: string
       readonly port: number
       readonly intervalMs: number
+      /** Name servers to ask directly; null for the system resolver. */
+      readonly servers: readonly string[] | null
     }
   | { readonly kind: 'etcd'; readonly prefix: string }
 

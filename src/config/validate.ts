@@ -12,7 +12,7 @@ import type { Position } from './parse.ts'
 import type { RawConfigDocument } from './schema.ts'
 import { documentSchema } from './schema.ts'
 import { allowedKeys, allowedValues, formatOf, schemaAt } from './schema-walk.ts'
-import { checkSemantics } from './semantic.ts'
+import { checkSemantics, type SemanticContext } from './semantic.ts'
 import { closestMatch } from './suggest.ts'
 
 const MISSING = 'missing required key'
@@ -28,10 +28,14 @@ export type ValidationResult =
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] }
 
 /** Validates `value` against the schema and, if it is well-formed, the semantic rules. */
-export function validateDocument(value: unknown, locator: Locator): ValidationResult {
+export function validateDocument(
+  value: unknown,
+  locator: Locator,
+  context: SemanticContext = {},
+): ValidationResult {
   const parsed = documentSchema.safeParse(value)
   const findings = parsed.success
-    ? checkSemantics(parsed.data)
+    ? checkSemantics(parsed.data, context)
     : fromZodIssues(parsed.error.issues, value)
   if (parsed.success && findings.length === 0) return { ok: true, value: parsed.data }
   return { ok: false, issues: toConfigIssues(findings, locator) }

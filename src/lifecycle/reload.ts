@@ -15,10 +15,12 @@ import type { Snapshot } from '../snapshot/snapshot.ts'
 import { collectWhenQuiet } from './idle-gc.ts'
 
 /** What triggered an apply. */
-export type ReloadSource = 'start' | 'file' | 'signal' | 'admin' | 'api' | 'rollback'
+export type ReloadSource = 'start' | 'file' | 'etcd' | 'signal' | 'admin' | 'api' | 'rollback'
 
 export interface HistoryEntry {
   readonly version: string | null
+  /** The etcd revision of the document (fleet mode), else null. */
+  readonly revision: string | null
   /** ISO time of the attempt. */
   readonly time: string
   readonly source: ReloadSource
@@ -34,6 +36,8 @@ export type ReloadResult =
 /** The config being served, as GET /config shows it. */
 export interface CurrentConfig {
   readonly version: string
+  /** The etcd revision of the document (fleet mode), else null. */
+  readonly revision: string | null
   readonly source: ReloadSource
   readonly loadedAt: string
   readonly document: unknown
@@ -45,6 +49,11 @@ export interface ReloadDeps {
   readonly logger: Logger
   /** Compiles a snapshot (throws only on a bug; leases are released on a throw). */
   readonly build: (config: GatewayConfig, version: string) => Snapshot
+  /**
+   * After the build, before anything else: waits (bounded) for what the snapshot needs before it
+   * can serve well, such as the first answer of a new discovery source. Never rejects.
+   */
+  readonly prepare?: (snapshot: Snapshot) => Promise<void>
   /** Opens listeners new in `config` before the swap; throws if one cannot bind. */
   readonly openListeners: (config: GatewayConfig) => Promise<void>
   /** Right after the swap: what follows the config that now serves (health checks). */
@@ -134,23 +143,29 @@ export class ReloadController {
     try {
       snapshot = this.#deps.build(loaded.config, loaded.version)
     } catch (err) {
-      return this.#reject(err, source, loaded.version)
+      return this.#reject(err, source, loaded.version, loaded.revision)
     }
+    await this.#deps.prepare?.(snapshot)
     try {
       await this.#deps.openListeners(loaded.config)
     } catch (err) {
       // Never served: retiring it with no request pinned releases its leases at once.
       snapshot.retire()
-      return this.#reject(err, source, loaded.version)
+      return this.#reject(err, source, loaded.version, loaded.revision)
     }
     this.#deps.holder.swap(snapshot)
     this.#deps.onApplied?.(loaded.config)
     this.#record(loaded, source)
     this.#deps.metrics.configReloads.inc({ result: 'success' })
-    this.#deps.metrics.setConfigVersion(loaded.version, this.#deps.sourceName)
+    this.#deps.metrics.setConfigVersion(
+      loaded.version,
+      this.#deps.sourceName,
+      loaded.revision ?? '',
+    )
     this.#deps.logger.info(
       {
         config_version: loaded.version,
+        ...(loaded.revision === undefined ? {} : { etcd_revision: loaded.revision }),
         previous_version: previous,
         source,
         apply_ms: Math.round((performance.now() - started) * 100) / 100,
@@ -163,8 +178,10 @@ export class ReloadController {
 
   #record(loaded: LoadedConfig, source: ReloadSource): void {
     const time = new Date().toISOString()
+    const revision = loaded.revision ?? null
     const entry: HistoryEntry = {
       version: loaded.version,
+      revision,
       time,
       source,
       outcome: 'applied',
@@ -172,15 +189,27 @@ export class ReloadController {
     }
     this.#push(entry)
     this.#kept.set(loaded.version, { loaded, entry })
-    this.#current = { version: loaded.version, source, loadedAt: time, document: loaded.document }
+    this.#current = {
+      version: loaded.version,
+      revision,
+      source,
+      loadedAt: time,
+      document: loaded.document,
+    }
   }
 
-  #reject(err: unknown, source: ReloadSource, version: string | null): ReloadResult {
+  #reject(
+    err: unknown,
+    source: ReloadSource,
+    version: string | null,
+    revision: string | null = null,
+  ): ReloadResult {
     // At start there is nothing to keep serving: the caller (the CLI) reports and exits.
     if (source === 'start') throw err
     const errors = issuesOf(err)
     const entry: HistoryEntry = {
       version,
+      revision,
       time: new Date().toISOString(),
       source,
       outcome: 'rejected',
@@ -192,6 +221,7 @@ export class ReloadController {
       {
         config_version: this.#current?.version ?? null,
         rejected_version: version,
+        ...(revision === null ? {} : { etcd_revision: revision }),
         source,
         errors,
       },

@@ -41,7 +41,7 @@ export interface TargetHealth {
 export class GatewayMetrics {
   readonly registry = new Registry()
   readonly configReloads: Counter<'result'>
-  readonly configInfo: Gauge<'version' | 'source'>
+  readonly configInfo: Gauge<'version' | 'source' | 'revision'>
   readonly internalErrors: Counter<'where'>
   readonly ejections: Counter<'upstream' | 'target'>
   #inFlight = 0
@@ -61,8 +61,8 @@ export class GatewayMetrics {
     })
     this.configInfo = new Gauge({
       name: 'hitless_config_info',
-      help: 'The config version being served (value is always 1).',
-      labelNames: ['version', 'source'],
+      help: 'The config version being served, its source and (fleet mode) its etcd revision; value 1.',
+      labelNames: ['version', 'source', 'revision'],
       registers,
     })
     this.ejections = new Counter({
@@ -208,9 +208,9 @@ export class GatewayMetrics {
   }
 
   /** Records the config version now served; the previous version's series is removed. */
-  setConfigVersion(version: string, source: string): void {
+  setConfigVersion(version: string, source: string, revision = ''): void {
     this.configInfo.reset()
-    this.configInfo.set({ version, source }, 1)
+    this.configInfo.set({ version, source, revision }, 1)
   }
 
   /**

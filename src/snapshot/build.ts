@@ -1,19 +1,23 @@
 /**
  * buildSnapshot(): a validated config plus the runtime registry → an immutable Snapshot.
  * Compiles the router and every route entry, acquires registry leases for each target (the
- * registry keeps pools and health of targets that already existed). Throws only on a
- * programming error; anything acquired before a throw is released again.
+ * registry keeps pools and health of targets that already existed) and joins the discovery of
+ * upstreams that have one. Throws only on a programming error; anything acquired before a throw
+ * is released again.
  */
-import type { GatewayConfig, RouteConfig, TimeoutsConfig, UpstreamConfig } from '../config/types.ts'
+import type {
+  DiscoveryConfig,
+  GatewayConfig,
+  RouteConfig,
+  TimeoutsConfig,
+  UpstreamConfig,
+} from '../config/types.ts'
 import type { GatewayMetrics } from '../metrics/metrics.ts'
 import type { Logger } from '../log/logger.ts'
 import { createRouter } from '../router/router.ts'
-import { createBalancer } from '../upstream/balancers/index.ts'
-import { OutlierDetector } from '../upstream/outlier.ts'
 import type { TargetState } from '../upstream/target-state.ts'
-import type { TargetLease, UpstreamRegistry } from '../upstream/registry.ts'
+import type { UpstreamRegistry } from '../upstream/registry.ts'
 import {
-  TargetRef,
   compileHeaderOps,
   compileRedirect,
   compileRewrite,
@@ -23,6 +27,7 @@ import {
   type UpstreamRuntime,
 } from './route-entry.ts'
 import { Snapshot } from './snapshot.ts'
+import { UpstreamTargets, type DiscoveryLease } from './upstream-runtime.ts'
 
 export interface BuildDeps {
   readonly registry: UpstreamRegistry
@@ -33,16 +38,17 @@ export interface BuildDeps {
   readonly random?: () => number
   /** Told when passive outlier detection ejects a target. */
   readonly onEjection?: (state: TargetState, untilMs: number) => void
+  /** Starts following (or joins) the discovery of an upstream; the lease goes with the snapshot. */
+  readonly discover?: (discovery: DiscoveryConfig, config: GatewayConfig) => DiscoveryLease
 }
 
 /** Builds the snapshot of `config` (whose version id is `version`). */
 export function buildSnapshot(config: GatewayConfig, version: string, deps: BuildDeps): Snapshot {
-  const leases: TargetLease[] = []
+  const upstreams = new Map<string, UpstreamRuntime>()
   try {
-    const upstreams = new Map<string, UpstreamRuntime>()
     const upstreamConfigs = new Map<string, UpstreamConfig>()
     for (const upstream of config.upstreams) {
-      upstreams.set(upstream.name, buildUpstream(upstream, deps, leases))
+      upstreams.set(upstream.name, buildUpstream(upstream, config, deps))
       upstreamConfigs.set(upstream.name, upstream)
     }
     const scope: BuildScope = { upstreams, upstreamConfigs, metrics: deps.metrics }
@@ -51,44 +57,42 @@ export function buildSnapshot(config: GatewayConfig, version: string, deps: Buil
       config.routes.map((route, i) => ({ match: route.match, data: entries[i] as RouteEntry })),
     )
     const logger = deps.logger.child({ config_version: version })
-    return new Snapshot({ version, config, router, upstreams, leases, logger })
+    return new Snapshot({ version, config, router, upstreams, logger })
   } catch (err) {
-    for (const lease of leases) lease.release()
+    for (const upstream of upstreams.values()) upstream.dispose()
     throw err
   }
 }
 
 function buildUpstream(
   upstream: UpstreamConfig,
+  config: GatewayConfig,
   deps: BuildDeps,
-  leases: TargetLease[],
 ): UpstreamRuntime {
   const settings = {
-    connectTimeoutMs: upstream.timeouts.connectMs,
-    maxConnections: upstream.keepalive.maxConnections,
-    keepAliveTimeoutMs: upstream.keepalive.idleTimeoutMs,
-  }
-  const targets = upstream.targets.map((target) => {
-    // Health checks follow the config once it serves (Gateway → registry.configure), so that
-    // a document rejected after this build changes nothing.
-    const lease = deps.registry.acquire(upstream.name, target.origin, settings)
-    leases.push(lease)
-    return new TargetRef(target.weight, lease.state, lease.pool)
-  })
-  const options = deps.random === undefined ? {} : { random: deps.random }
-  const states = targets.map((t) => t.state)
-  return {
     name: upstream.name,
-    targets,
-    balancer: createBalancer(upstream.balancer, targets, options),
+    balancer: upstream.balancer,
     hashKey: upstream.hashKey,
-    outlier:
-      upstream.outlier === null
-        ? null
-        : new OutlierDetector(upstream.outlier, states, (state, untilMs) =>
-            deps.onEjection?.(state, untilMs),
-          ),
+    outlier: upstream.outlier,
+    pool: {
+      connectTimeoutMs: upstream.timeouts.connectMs,
+      maxConnections: upstream.keepalive.maxConnections,
+      keepAliveTimeoutMs: upstream.keepalive.idleTimeoutMs,
+    },
   }
+  const runtimeDeps = {
+    registry: deps.registry,
+    ...(deps.random === undefined ? {} : { random: deps.random }),
+    onEjection: (state: TargetState, untilMs: number) => deps.onEjection?.(state, untilMs),
+  }
+  // Health checks follow the config once it serves (Gateway → registry.configure), so that a
+  // document rejected after this build changes nothing.
+  if (upstream.discovery === null)
+    return new UpstreamTargets(settings, runtimeDeps, upstream.targets)
+  if (deps.discover === undefined) {
+    throw new Error(`upstream ${upstream.name} uses discovery, which this gateway cannot run`)
+  }
+  return new UpstreamTargets(settings, runtimeDeps, [], deps.discover(upstream.discovery, config))
 }
 
 /** What compiling one route may look up. */

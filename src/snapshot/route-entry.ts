@@ -6,6 +6,7 @@
 import type { OutlierDetector } from '../upstream/outlier.ts'
 import type { Balancer, Pickable } from '../upstream/balancers/balancer.ts'
 import type { TargetState } from '../upstream/target-state.ts'
+import type { DiscoverySource } from '../discovery/source.ts'
 import type { Pool } from 'undici'
 import type { RouteRecorder } from '../metrics/metrics.ts'
 import type { HashKey, HeaderOps, RewriteConfig, TimeoutsConfig } from '../config/types.ts'
@@ -33,7 +34,11 @@ export class TargetRef implements Pickable {
   }
 }
 
-/** An upstream compiled for one snapshot. */
+/**
+ * An upstream compiled for one snapshot. Its target list, balancer and outlier detector are
+ * replaced together (one synchronous step) when discovery changes the targets; a request reads
+ * them when it picks a target, so it always sees one consistent set.
+ */
 export interface UpstreamRuntime {
   readonly name: string
   readonly targets: readonly TargetRef[]
@@ -41,6 +46,10 @@ export interface UpstreamRuntime {
   readonly hashKey: HashKey | null
   /** Passive outlier detection, when the upstream has `outlier`. */
   readonly outlier: OutlierDetector | null
+  /** Where the targets come from when the upstream has `discovery`, else null. */
+  readonly discovery: DiscoverySource | null
+  /** The snapshot is gone: release the targets' pools and states, stop following discovery. */
+  dispose(): void
 }
 
 /** Where a forwarding route sends a request, with that pair's effective timeouts and metrics. */

@@ -1,11 +1,11 @@
 /**
  * An immutable, compiled snapshot of one config version, plus the count of requests and
- * tunnels pinned to it. When a retired snapshot's count reaches zero it releases its registry
- * leases (Caddy's Cleanup), so pools of targets dropped by a reload close after their last use.
+ * tunnels pinned to it. When a retired snapshot's count reaches zero it disposes of its upstreams
+ * (Caddy's Cleanup): their registry leases go, so pools of targets dropped by a reload close after
+ * their last use, and discovery they alone followed stops.
  */
 import type { GatewayConfig } from '../config/types.ts'
 import type { Router } from '../router/router.ts'
-import type { TargetLease } from '../upstream/registry.ts'
 import type { RouteEntry, UpstreamRuntime } from './route-entry.ts'
 import type { Logger } from '../log/logger.ts'
 
@@ -19,7 +19,7 @@ export class Snapshot {
   readonly logger: Logger
   #pinned = 0
   #retired = false
-  #leases: readonly TargetLease[]
+  #disposed = false
   #onDisposed: (() => void) | null = null
 
   constructor(init: {
@@ -27,7 +27,6 @@ export class Snapshot {
     config: GatewayConfig
     router: Router<RouteEntry>
     upstreams: ReadonlyMap<string, UpstreamRuntime>
-    leases: readonly TargetLease[]
     logger: Logger
   }) {
     this.logger = init.logger
@@ -35,7 +34,6 @@ export class Snapshot {
     this.config = init.config
     this.router = init.router
     this.upstreams = init.upstreams
-    this.#leases = init.leases
   }
 
   /** Requests and tunnels currently running on this snapshot. */
@@ -67,9 +65,9 @@ export class Snapshot {
   }
 
   #dispose(): void {
-    const leases = this.#leases
-    this.#leases = []
-    for (const lease of leases) lease.release()
+    if (this.#disposed) return
+    this.#disposed = true
+    for (const upstream of this.upstreams.values()) upstream.dispose()
     const done = this.#onDisposed
     this.#onDisposed = null
     done?.()

@@ -39,6 +39,8 @@ export class UpstreamRegistry {
   readonly #pools = new Map<string, Counted<Pool>>()
   readonly #onHealthChange: HealthTransition
   readonly #onStateRemoved: (state: TargetState) => void
+  /** The health-check settings of each upstream as last configured (for targets found later). */
+  #healthChecks = new Map<string, HealthCheckSettings | null>()
 
   constructor(options: RegistryOptions = {}) {
     this.#onHealthChange = options.onHealthChange ?? (() => undefined)
@@ -48,7 +50,7 @@ export class UpstreamRegistry {
   /** Takes a reference on the state and pool of `origin` in `upstream`, creating them if new. */
   acquire(upstream: string, origin: string, settings: PoolSettings): TargetLease {
     const id = stateId(upstream, origin)
-    const state = this.#take(this.#states, id, () => new TargetState(upstream, origin))
+    const state = this.#take(this.#states, id, () => this.#newState(upstream, origin))
     const poolKey = `${id}\u0000${settings.connectTimeoutMs}/${settings.maxConnections}/${settings.keepAliveTimeoutMs}`
     const pool = this.#take(this.#pools, poolKey, () => createPool(origin, settings))
     let released = false
@@ -66,6 +68,17 @@ export class UpstreamRegistry {
         this.#drop(this.#pools, poolKey, (p) => void p.close().catch(() => undefined))
       },
     }
+  }
+
+  /**
+   * A target new to the registry. One that discovery found after its upstream was configured
+   * is probed at once as configured; one built for a new config is set up by configure().
+   */
+  #newState(upstream: string, origin: string): TargetState {
+    const state = new TargetState(upstream, origin)
+    const settings = this.#healthChecks.get(upstream) ?? null
+    if (settings !== null) state.checker = new HealthChecker(state, settings, this.#onHealthChange)
+    return state
   }
 
   /** Every live target state (for GET /upstreams and metrics). */
@@ -100,6 +113,7 @@ export class UpstreamRegistry {
     }[],
   ): void {
     const byName = new Map(upstreams.map((u) => [u.name, u]))
+    this.#healthChecks = new Map(upstreams.map((u) => [u.name, u.healthCheck]))
     for (const { value: state } of this.#states.values()) {
       const upstream = byName.get(state.upstream)
       if (upstream === undefined) continue

@@ -10,6 +10,7 @@ import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { startGateway } from '../helpers/start-gateway.ts'
 import { waitFor } from '../helpers/wait-for.ts'
+import { get, startLoad } from '../helpers/load.ts'
 
 interface Origin {
   readonly name: string
@@ -38,20 +39,6 @@ function kill(origin: Origin): void {
   for (const s of origin.sockets) s.destroy()
 }
 
-function get(url: string, agent: http.Agent | false): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { agent }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (d: string) => (body += d))
-      res.on('end', () => resolve(res.statusCode === 200 ? body : `status ${res.statusCode}`))
-      res.on('error', (err) => resolve(`error ${err.message}`))
-    })
-    req.setTimeout(5000, () => req.destroy(new Error('timed out')))
-    req.on('error', (err) => resolve(`error ${err.message}`))
-  })
-}
-
 test(
   'a target killed under load: no failed GET, and it rejoins when it is back',
   {
@@ -74,16 +61,10 @@ test(
       },
       routes: [{ match: { prefix: '/' }, upstream: 'app', retries: { attempts: 2 } }],
     })
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-    const answers: string[] = []
-    let stop = false
-    const loop = async (keepAlive: boolean): Promise<void> => {
-      for (let i = 0; i < 100_000 && !stop; i++)
-        answers.push(await get(`${gw.url}/x`, keepAlive ? agent : false))
-    }
-    const loops = [loop(true), loop(true), loop(false), loop(false)]
+    const load = startLoad(`${gw.url}/x`)
+    const { answers } = load
+    const seen = (body: string, from: number): boolean => load.seen(body, from)
     try {
-      const seen = (name: string, from: number): boolean => answers.slice(from).includes(name)
       await waitFor(() => seen('c', 0), { message: 'c serves before the crash' })
 
       const c = origins[2] as Origin
@@ -107,14 +88,10 @@ test(
       )
       const rejoined = answers.length
       await waitFor(() => seen('c', rejoined), { message: 'c serves again' })
-      stop = true
-      await Promise.all(loops)
-      const failed = answers.filter((a) => !['a', 'b', 'c'].includes(a))
+      const failed = await load.stop(['a', 'b', 'c'])
       assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${answers.length} GETs failed`)
     } finally {
-      stop = true
-      await Promise.all(loops)
-      agent.destroy()
+      await load.stop()
       await gw.close()
       for (const o of origins) {
         o.server.close()

@@ -11,6 +11,7 @@ import {
   isHeaderValue,
   isHostname,
   isLoopback,
+  isNameServer,
   isToken,
   MAX_DURATION_MS,
   parseAddress,
@@ -216,4 +217,24 @@ describe('paths, regexes, placeholders', () => {
 test('expectValid returns the value, and asserts on a failure (a bug, not a user error)', () => {
   assert.equal(expectValid(parseDuration('1s'), 'duration'), 1000)
   assert.throws(() => expectValid(parseDuration('x'), 'duration'), { name: 'AssertionError' })
+})
+
+describe('isNameServer', () => {
+  test('an IP, or an IP with a port (IPv6 in brackets)', () => {
+    for (const ok of ['10.0.0.2', '::1', '127.0.0.1:5353', '[::1]:53', '[fe80::1]:5353']) {
+      assert.equal(isNameServer(ok), true, ok)
+    }
+  })
+  test('names, bad ports and unbracketed IPv6 with a port are refused', () => {
+    for (const bad of [
+      'dns.internal',
+      '127.0.0.1:0',
+      '127.0.0.1:70000',
+      '::1:53x',
+      '[10.0.0.1]:53',
+      '',
+    ]) {
+      assert.equal(isNameServer(bad), false, bad)
+    }
+  })
 })

@@ -149,6 +149,7 @@ describe('upstreams', () => {
       name: 'users.internal',
       port: 8080,
       intervalMs: 10_000,
+      servers: null,
     })
     assert.deepStrictEqual(upstreamOf(doc, 'e').discovery, { kind: 'etcd', prefix: '/Svc/' })
     assert.deepStrictEqual(upstreamOf(doc, 'e').targets, [])

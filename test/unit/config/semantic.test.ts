@@ -81,12 +81,30 @@ describe('upstreams', () => {
       both: { discovery: { dns: { name: 'a', port: 80 }, etcd: { prefix: '/a' } } },
       neither: { discovery: {} },
     }
-    assert.deepStrictEqual(problems({ listeners: LISTENERS, upstreams }), [
+    const etcd = { endpoints: ['http://127.0.0.1:2379'] }
+    assert.deepStrictEqual(problems({ listeners: LISTENERS, upstreams, etcd }), [
       'upstreams.none: an upstream needs targets or discovery',
       'upstreams.empty.targets: must not be empty unless discovery is set',
       'upstreams.both.discovery: exactly one of dns or etcd is required (found dns, etcd)',
       'upstreams.neither.discovery: exactly one of dns or etcd is required (found none)',
     ])
+  })
+  test("etcd discovery needs a cluster: the document's etcd.endpoints or fleet mode's", () => {
+    const upstreams = {
+      e: { discovery: { etcd: { prefix: '/a/' } } },
+      d: { discovery: { dns: { name: 'a', port: 80 } } },
+    }
+    const doc = { listeners: LISTENERS, upstreams }
+    assert.deepStrictEqual(problems(doc), [
+      'upstreams.e.discovery.etcd: etcd discovery needs a cluster: set the top-level etcd.endpoints (or run in fleet mode, hitless run --etcd)',
+    ])
+    assert.deepStrictEqual(
+      checkSemantics(doc, { etcdCluster: true }).map((f) => f.message),
+      [],
+      'fleet mode gives the cluster',
+    )
+    const withCluster = { ...doc, etcd: { endpoints: ['http://127.0.0.1:2379'] } }
+    assert.deepStrictEqual(problems(withCluster), [])
   })
   test('targets are unique by origin, so the same server is not counted twice', () => {
     const targets = [
