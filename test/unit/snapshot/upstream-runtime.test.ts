@@ -64,7 +64,8 @@ void describe('UpstreamTargets', () => {
   void test('a new list keeps the targets that stay, adds and releases the others', () => {
     const u = new UpstreamTargets(SETTINGS, deps(), [t(1), t(2)])
     const [one, two] = u.targets
-    const pool1 = one?.pool
+    assert.ok(one !== undefined && two !== undefined)
+    const pool1 = one.pool
     const balancer = u.balancer
     const outlier = u.outlier
     u.setTargets([t(2), t(3)])
@@ -73,13 +74,13 @@ void describe('UpstreamTargets', () => {
     assert.notEqual(u.balancer, balancer)
     assert.notEqual(u.outlier, outlier)
     assert.equal(registry.poolCount, 2)
-    assert.equal(pool1?.closed, true, 'the pool of the target that left is closing')
+    assert.equal(pool1.closed, true, 'the pool of the target that left is closing')
     // A changed weight: a new TargetRef on the same lease (same pool and state).
     u.setTargets([t(2, 5), t(3)])
     assert.notEqual(u.targets[0], two)
     assert.equal(u.targets[0]?.weight, 5)
-    assert.equal(u.targets[0]?.pool, two?.pool)
-    assert.equal(u.targets[0]?.state, two?.state)
+    assert.equal(u.targets[0].pool, two.pool)
+    assert.equal(u.targets[0].state, two.state)
     // Duplicates collapse; an empty list leaves nothing to pick.
     u.setTargets([t(3), t(3)])
     assert.equal(u.targets.length, 1)
