@@ -77,10 +77,11 @@ void describe('UpstreamTargets', () => {
     assert.equal(pool1.closed, true, 'the pool of the target that left is closing')
     // A changed weight: a new TargetRef on the same lease (same pool and state).
     u.setTargets([t(2, 5), t(3)])
-    assert.notEqual(u.targets[0], two)
-    assert.equal(u.targets[0]?.weight, 5)
-    assert.equal(u.targets[0].pool, two.pool)
-    assert.equal(u.targets[0].state, two.state)
+    const reweighted = u.targets[0]
+    assert.ok(reweighted !== undefined && reweighted !== two)
+    assert.equal(reweighted.weight, 5)
+    assert.equal(reweighted.pool, two.pool)
+    assert.equal(reweighted.state, two.state)
     // Duplicates collapse; an empty list leaves nothing to pick.
     u.setTargets([t(3), t(3)])
     assert.equal(u.targets.length, 1)
