@@ -77,7 +77,7 @@ void describe('UpstreamTargets', () => {
     assert.equal(pool1.closed, true, 'the pool of the target that left is closing')
     // A changed weight: a new TargetRef on the same lease (same pool and state).
     u.setTargets([t(2, 5), t(3)])
-    const reweighted = u.targets[0]
+    const reweighted = u.targets.at(0)
     assert.ok(reweighted !== undefined && reweighted !== two)
     assert.equal(reweighted.weight, 5)
     assert.equal(reweighted.pool, two.pool)
