@@ -550,7 +550,8 @@ export class Gateway {
   /** A new revision of the fleet's document while serving: through the usual pipeline. */
   async #applyEtcdRevision(doc: EtcdDocument): Promise<void> {
     if (this.#closing !== null) return
-    const result = await this.#reloads.apply(() => this.#loadEtcdDocument(doc), 'etcd')
+    const load = (): LoadedConfig => this.#loadEtcdDocument(doc)
+    const result = await this.#reloads.apply(load, 'etcd', doc.revision)
     if (result.outcome === 'applied') await this.#applyAdminQuietly()
   }
 

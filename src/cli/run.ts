@@ -14,6 +14,8 @@ import { EarlySignals, serveUntilSignalled } from './signals.ts'
 
 export interface RunOptions {
   readonly configPath: string
+  /** Fleet mode: the document comes from this etcd key instead of `configPath`. */
+  readonly etcd?: { readonly endpoints: readonly string[]; readonly key: string }
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
   /** Written once serving (atomically), kept current across hot upgrades. */
@@ -38,18 +40,26 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     io.err(`hitless: inherited sockets: ${(err as Error).message}`)
     return 1
   }
+  const source = opts.etcd === undefined ? opts.configPath : `etcd:${opts.etcd.key}`
   const gateway = createGateway({
-    configPath: opts.configPath,
+    ...(opts.etcd === undefined ? { configPath: opts.configPath } : { etcd: opts.etcd }),
     watch: true,
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     inheritedSockets: inherited,
   })
+  // Fleet mode may wait for a usable document for long: a stop signal meanwhile ends the wait.
+  if (opts.etcd !== undefined) {
+    void signals.stopped.then(() => {
+      if (gateway.configVersion === null) void gateway.close()
+    })
+  }
   try {
     await gateway.start()
   } catch (err) {
-    printStartError(err, opts.configPath, io)
     flushLogger(gateway.logger)
+    if (signals.stopRequested && gateway.configVersion === null) return 0
+    printStartError(err, source, io)
     return 1
   }
   // The pid file names this process before the old one (in an upgrade) is told it is ready, so

@@ -17,6 +17,8 @@ export interface CommandIo {
 export interface ValidateOptions {
   readonly configPath: string
   readonly env: Readonly<Record<string, string | undefined>>
+  /** `--etcd` was given: etcd discovery may use that cluster (as in fleet mode). */
+  readonly etcdCluster?: boolean
 }
 
 function plural(count: number, noun: string): string {
@@ -47,7 +49,7 @@ export function issueLine(path: string, issue: ConfigIssue): string {
 /** Runs `hitless validate`; resolves to the process exit code (0 valid, 1 invalid). */
 export async function validateCommand(opts: ValidateOptions, io: CommandIo): Promise<number> {
   try {
-    io.out(summaryLine(opts.configPath, await loadConfigFile(opts.configPath, opts.env)))
+    io.out(summaryLine(opts.configPath, await loadConfigFile(opts.configPath, opts.env, opts.etcdCluster === true)))
     return 0
   } catch (err) {
     if (!isConfigError(err)) {

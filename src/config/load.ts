@@ -91,8 +91,12 @@ export function loadConfig(text: string, opts: LoadConfigOptions): LoadedConfig 
 }
 
 /** Reads `path` (YAML, or JSON by its `.json` extension) and loads it like `loadConfig`. */
-export async function loadConfigFile(path: string, env: Env): Promise<LoadedConfig> {
-  return loadConfig(await readConfigFile(path), { source: path, env })
+export async function loadConfigFile(
+  path: string,
+  env: Env,
+  etcdCluster = false,
+): Promise<LoadedConfig> {
+  return loadConfig(await readConfigFile(path), { source: path, env, etcdCluster })
 }
 
 /** The text of a config file (UTF-8); a read failure is a `ConfigReadError`. */

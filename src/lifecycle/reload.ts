@@ -92,15 +92,17 @@ export class ReloadController {
   }
 
   /**
-   * Loads with `load` and applies the result, after any apply already under way. Never rejects
+   * Loads with `load` and applies the result, after any apply already under way. `revision`
+   * names the etcd revision of the document (fleet mode), for the history of a load that fails. Never rejects
    * for a bad document: the outcome says what happened (and is logged, counted and recorded).
    * Rejects only when `load` throws something that is not a config error, or at start.
    */
   async apply(
     load: () => Promise<LoadedConfig> | LoadedConfig,
     source: ReloadSource,
+    revision: string | null = null,
   ): Promise<ReloadResult> {
-    const run = this.#chain.then(() => this.#applyNow(load, source))
+    const run = this.#chain.then(() => this.#applyNow(load, source, revision))
     this.#chain = run.catch(() => undefined)
     return run
   }
@@ -115,13 +117,14 @@ export class ReloadController {
   async #applyNow(
     load: () => Promise<LoadedConfig> | LoadedConfig,
     source: ReloadSource,
+    revision: string | null,
   ): Promise<ReloadResult> {
     const started = performance.now()
     let loaded: LoadedConfig
     try {
       loaded = await load()
     } catch (err) {
-      return this.#reject(err, source, null)
+      return this.#reject(err, source, null, revision)
     }
     return this.#applyLoaded(loaded, source, started)
   }

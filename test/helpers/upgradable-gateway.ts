@@ -39,6 +39,8 @@ export interface UpgradableGateway {
   /** SIGTERM to the serving process, then SIGKILL to any pid still alive; removes temp files. */
   close(): Promise<void>
   readonly stderr: () => string
+  /** Exit code of the first process, null while it runs (or when a signal ended it). */
+  readonly exitCode: () => number | null
 }
 
 export interface UpgradableOptions {
@@ -49,6 +51,8 @@ export interface UpgradableOptions {
   readonly nodeArgs?: readonly string[]
   /** More `hitless run` arguments, e.g. `['--workers', '2']`. */
   readonly args?: readonly string[]
+  /** Return as soon as the process is spawned, not once it serves (fleet mode waiting). */
+  readonly noWait?: boolean
 }
 
 /** True while `pid` runs (a zombie, exited but not yet reaped, counts as gone). */
@@ -131,6 +135,7 @@ export async function startUpgradable(
     logs,
     pids,
     stderr: () => stderr,
+    exitCode: () => child.exitCode,
     linesWith: (prefix) =>
       logs.filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith(prefix)),
     async upgrade(timeoutMs = 15_000) {
@@ -161,7 +166,7 @@ export async function startUpgradable(
       writeFileSync(file, text.replace(/BUILD_ID = '[^']*'/, `BUILD_ID = '${id}'`))
     },
     async close() {
-      const pid = readPid(pidFile)
+      const pid = readPid(pidFile) ?? child.pid ?? null
       if (pid !== null && isRunning(pid)) process.kill(pid, 'SIGTERM')
       await waitFor(() => [...pids].every((p) => !isRunning(p)), {
         timeoutMs: 10_000,
@@ -171,6 +176,7 @@ export async function startUpgradable(
       cleanUp()
     },
   }
+  if (opts.noWait === true) return gw
   try {
     await waitFor(() => child.pid !== undefined && readPid(pidFile) === child.pid, {
       timeoutMs: 10_000,

@@ -39,6 +39,8 @@ function currentConfig(commands: ConfigCommands): AdminReply {
     status: 200,
     json: {
       version: current.version,
+      // The etcd revision of the document in fleet mode, else null.
+      revision: current.revision,
       source: current.source,
       loaded_at: current.loadedAt,
       document: redact(current.document),

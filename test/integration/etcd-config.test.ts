@@ -1,0 +1,106 @@
+/**
+ * The etcd config source in one process (issue 5 point 3): start waits for a usable document
+ * and close() ends the wait; the running revision shows in GET /config and the history; a watch
+ * cut off by a network partition resumes and catches up with what was written meanwhile, with
+ * no new write; a reload (SIGHUP, POST /reload) reads the key again; a deleted key leaves the
+ * gateway serving its last document.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Etcd3 } from 'etcd3'
+import { createGateway } from '../../src/gateway.ts'
+import { startEtcd } from '../helpers/etcd-server.ts'
+import { request } from '../helpers/http-client.ts'
+import { collectingLogger, type LogLine } from '../helpers/start-gateway.ts'
+import { startTcpProxy } from '../helpers/tcp-proxy.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+import { within } from '../helpers/within.ts'
+
+function doc(body: string): string {
+  return JSON.stringify({
+    listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+    admin: { address: '127.0.0.1:0' },
+    routes: [{ match: { path: '/v' }, respond: { status: 200, body } }],
+  })
+}
+
+test(
+  'the etcd config source: waiting, revisions, partition, reload, deletion',
+  { timeout: 60_000 },
+  async () => {
+    const etcd = await startEtcd()
+    const client = new Etcd3({ hosts: etcd.url })
+    const proxy = await startTcpProxy(etcd.port)
+    const logs: LogLine[] = []
+    const gateway = createGateway({
+      etcd: { endpoints: [`http://127.0.0.1:${proxy.port}`], key: '/cfg' },
+      env: {},
+      logger: collectingLogger(logs),
+    })
+    const messages = (): string[] => logs.map((l) => String((l as { msg?: unknown }).msg))
+    try {
+      // No key: start waits, saying why.
+      let started = false
+      const starting = gateway.start().then(() => (started = true))
+      await waitFor(() => messages().some((m) => m.startsWith('no usable config document')))
+      assert.equal(started, false)
+      const first = (await client.put('/cfg').value(doc('one')).exec()).header.revision
+      await within(starting, 10_000, 'start after the first document')
+      const url = `http://${gateway.addresses.listeners[0]?.address ?? ''}`
+      const admin = `http://${gateway.addresses.admin ?? ''}`
+      assert.equal((await request(`${url}/v`)).text(), 'one')
+      const current = JSON.parse((await request(`${admin}/config`)).text()) as { revision: string }
+      assert.equal(current.revision, first)
+
+      // A partition: two writes meanwhile; once it heals the gateway catches up by itself.
+      await proxy.cut()
+      await waitFor(() => messages().some((m) => m.startsWith('etcd problem')), {
+        timeoutMs: 10_000,
+      })
+      await client.put('/cfg').value(doc('two')).exec()
+      const third = (await client.put('/cfg').value(doc('three')).exec()).header.revision
+      assert.equal((await request(`${url}/v`)).text(), 'one', 'still serving during the partition')
+      await proxy.restore()
+      await waitFor(async () => (await request(`${url}/v`)).text() === 'three', {
+        timeoutMs: 20_000,
+        message: 'caught up after the partition',
+      })
+      assert.equal(gateway.reloads.current?.revision, third)
+
+      // A reload reads the key again: the same document is a no-op.
+      assert.equal((await gateway.reload(undefined, 'signal')).outcome, 'unchanged')
+
+      // The key is deleted: logged, and the last document keeps serving.
+      await client.delete().key('/cfg').exec()
+      await waitFor(() => messages().some((m) => m.startsWith('the config key was deleted')))
+      assert.equal((await request(`${url}/v`)).text(), 'three')
+      const reread = await gateway.reload(undefined, 'signal')
+      assert.equal(reread.outcome, 'rejected')
+    } finally {
+      await gateway.close()
+      await proxy.close()
+      client.close()
+      await etcd.close()
+    }
+  },
+)
+
+test('close() ends the wait for a first document', async () => {
+  const etcd = await startEtcd()
+  const gateway = createGateway({
+    etcd: { endpoints: [etcd.url], key: '/nothing-here' },
+    env: {},
+    logger: collectingLogger([]),
+  })
+  try {
+    const starting = gateway.start()
+    const outcome = starting.then(
+      () => 'started',
+      (err: Error) => err.message,
+    )
+    await gateway.close()
+    assert.match(await within(outcome, 5000, 'start to end'), /stopped while waiting/)
+  } finally {
+    await etcd.close()
+  }
+})
