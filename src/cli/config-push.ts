@@ -31,9 +31,7 @@ export async function configPushCommand(opts: ConfigPushOptions, io: CommandIo):
   const client = await connectEtcd(endpoints)
   try {
     const res = await client.put(key).value(text).exec()
-    io.out(
-      `pushed: ${configPath} → etcd ${key} at revision ${res.header.revision}`,
-    )
+    io.out(`pushed: ${configPath} → etcd ${key} at revision ${res.header.revision}`)
     return 0
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)

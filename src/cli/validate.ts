@@ -49,7 +49,12 @@ export function issueLine(path: string, issue: ConfigIssue): string {
 /** Runs `hitless validate`; resolves to the process exit code (0 valid, 1 invalid). */
 export async function validateCommand(opts: ValidateOptions, io: CommandIo): Promise<number> {
   try {
-    io.out(summaryLine(opts.configPath, await loadConfigFile(opts.configPath, opts.env, opts.etcdCluster === true)))
+    io.out(
+      summaryLine(
+        opts.configPath,
+        await loadConfigFile(opts.configPath, opts.env, opts.etcdCluster === true),
+      ),
+    )
     return 0
   } catch (err) {
     if (!isConfigError(err)) {
