@@ -7,7 +7,7 @@
 // loopback port with a temporary data dir, and two gateways (dist/cli/main.js) on one key; each
 // interpolates ${HITLESS_NAME} from its own environment. For each revision: put, then GET /v on
 // both every 2 ms until both answer with the new body. Every process is stopped by PID.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
@@ -76,6 +76,13 @@ const doc = (body) =>
     `  - { match: { path: /v }, respond: { status: 200, body: '${body} \${HITLESS_NAME}' } }`,
     '',
   ].join('\n')
+
+function etcdVersion() {
+  const version = /etcd Version: (\S+)/.exec(
+    execFileSync(ETCD, ['--version'], { encoding: 'utf8' }),
+  )
+  return version === null ? 'etcd' : `etcd ${version[1]}`
+}
 
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
@@ -158,7 +165,7 @@ const machine = machineInfo()
 const section = [
   ...sectionHead(HEADING, machine, commandLine('bench:fleet'), ' (after `npm run build`)'),
   '',
-  `Two gateways (\`hitless run --etcd … --etcd-key …\`) on one etcd ${fs.existsSync(ETCD) ? '(Debian etcd-server)' : ''}; ${REVISIONS} revisions written one after another; time from the start of the write to both gateways answering with the new revision (polled every 2 ms). Target: within 1 s.`,
+  `Two gateways (\`hitless run --etcd … --etcd-key …\`) on one ${etcdVersion()} (one member, loopback); ${REVISIONS} revisions written one after another; time from the start of the write to both gateways answering with the new revision (polled every 2 ms). Target: within 1 s.`,
   '',
   '| revisions | p50 | p99 | max |',
   '|---:|---:|---:|---:|',
