@@ -25,6 +25,8 @@ const ALL = [
   'snapshot',
   'proxy',
   'upstream',
+  'discovery',
+  'etcd',
   'server',
   'lifecycle',
   'admin',
@@ -93,10 +95,26 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
+  // The etcd config source (config/sources/etcd.ts) reads through the etcd client.
   layer(
     'config',
-    ALL.filter((f) => f !== 'config'),
+    ALL.filter((f) => f !== 'config' && f !== 'etcd'),
   ),
+  layer(
+    'etcd',
+    ALL.filter((f) => f !== 'etcd'),
+  ),
+  layer('discovery', [
+    'router',
+    'snapshot',
+    'proxy',
+    'upstream',
+    'server',
+    'lifecycle',
+    'admin',
+    'cli',
+    'gateway',
+  ]),
   layer(
     'router',
     ALL.filter((f) => f !== 'router'),
@@ -105,8 +123,8 @@ export default tseslint.config(
     'upstream',
     ALL.filter((f) => f !== 'upstream'),
   ),
-  layer('snapshot', ['proxy', 'server', 'lifecycle', 'admin', 'cli', 'gateway']),
-  layer('proxy', ['config', 'server', 'lifecycle', 'admin', 'cli', 'gateway']),
+  layer('snapshot', ['proxy', 'server', 'lifecycle', 'admin', 'cli', 'gateway', 'etcd']),
+  layer('proxy', ['config', 'server', 'lifecycle', 'admin', 'cli', 'gateway', 'discovery', 'etcd']),
   layer(
     'server',
     ALL.filter((f) => f !== 'server'),
