@@ -46,6 +46,26 @@ void describe('UpstreamRegistry', () => {
     assert.equal(registry.poolCount, 1)
   })
 
+  void test('a target found after configure() (discovery) is probed as its upstream says', () => {
+    const healthCheck = {
+      path: '/healthz',
+      intervalMs: 60_000,
+      timeoutMs: 50,
+      healthyThreshold: 1,
+      unhealthyThreshold: 1,
+    }
+    registry.configure([
+      { name: 'users', healthCheck, outlier: null },
+      { name: 'plain', healthCheck: null, outlier: null },
+    ])
+    const probed = registry.acquire('users', ORIGIN, SETTINGS)
+    const unprobed = registry.acquire('plain', ORIGIN, SETTINGS)
+    assert.notEqual(probed.state.checker, null)
+    assert.equal(unprobed.state.checker, null)
+    probed.release()
+    unprobed.release()
+  })
+
   void test('keeps an entry until its last lease is released, then closes the pool', () => {
     const a = registry.acquire('users', ORIGIN, SETTINGS)
     const b = registry.acquire('users', ORIGIN, SETTINGS)
