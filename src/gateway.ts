@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import net, { type Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
 import { configRoutes, type ConfigCommands } from './admin/routes/config.ts'
-import { ConfigReadError, loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
+import { loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
 import { watchConfigFile, type ConfigFileWatcher } from './config/sources/file.ts'
 import type { AdminConfig, GatewayConfig, ListenerConfig } from './config/types.ts'
 import { ConfigError, ErrorCode, GatewayError } from './errors.ts'
@@ -31,7 +31,8 @@ import { UpstreamRegistry } from './upstream/registry.ts'
 import { DiscoveryHub } from './discovery/hub.ts'
 import { awaitDiscovery, DISCOVERY_WARMUP_MS } from './discovery/warm-up.ts'
 import { EtcdClients } from './etcd/client.ts'
-import { EtcdConfigSource, type EtcdDocument } from './config/sources/etcd.ts'
+import { FleetConfig, type EtcdSourceOptions } from './lifecycle/fleet-config.ts'
+export type { EtcdSourceOptions } from './lifecycle/fleet-config.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -75,12 +76,6 @@ export interface GatewayOptions {
    * gateway alone.
    */
   readonly control?: GatewayControl
-}
-
-/** Where fleet mode reads the config. */
-export interface EtcdSourceOptions {
-  readonly endpoints: readonly string[]
-  readonly key: string
 }
 
 /** What a worker's admin API asks of the supervisor (see GatewayOptions.control). */
@@ -128,7 +123,8 @@ export class Gateway {
   readonly #registry: UpstreamRegistry
   readonly #etcdClients = new EtcdClients()
   readonly #discovery: DiscoveryHub
-  #etcdSource: EtcdConfigSource | null = null
+  /** Fleet mode's config source (null otherwise). */
+  #fleet: FleetConfig | null = null
   readonly #holder = new SnapshotHolder()
   /** Open tunnels: upstream side → client side and how to end it with 1001 (WebSocket). */
   readonly #tunnels = new Map<Duplex, { client: Socket; goAway: (() => void) | null }>()
@@ -136,13 +132,12 @@ export class Gateway {
   readonly #reloads: ReloadController
   #retiring = new Set<Listener>()
   #admin: { server: http.Server; config: AdminConfig; token: string | null } | null = null
+  #adminChain: Promise<void> = Promise.resolve()
   #watcher: ConfigFileWatcher | null = null
   /** The config file's text as last read by a load: the watcher's starting point. */
   #fileText: string | undefined
   #draining = false
   #closing: Promise<void> | null = null
-  /** Ends fleet mode's wait for a first usable document (close() during start). */
-  #stopWaiting: (() => void) | null = null
 
   constructor(options: GatewayOptions) {
     const sources = [options.configPath, options.config, options.etcd].filter(
@@ -319,7 +314,7 @@ export class Gateway {
     try {
       const etcd = this.#options.etcd
       if (etcd === undefined) await this.#reloads.apply(() => this.#load(), 'start')
-      else await this.#startFromEtcd(etcd)
+      else await this.#startFleet(etcd)
       await this.#applyAdmin(this.#holder.current?.config ?? null)
     } catch (err) {
       await this.#closeNow()
@@ -384,6 +379,10 @@ export class Gateway {
   async #drainAndClose(): Promise<void> {
     this.#draining = true
     this.#watcher?.close()
+    this.#fleet?.close()
+    // An apply under way (bounded: discovery warm-up, listener binding) finishes first, so its
+    // listeners are drained below rather than opened after the stop.
+    await this.#reloads.settled()
     const timeoutMs = this.#holder.current?.config.drainTimeoutMs ?? 0
     this.logger.info({ drain_timeout_ms: timeoutMs }, 'draining')
     const listeners = [...this.#listeners.clear(), ...this.#retiring]
@@ -418,9 +417,7 @@ export class Gateway {
   /** Closes everything without waiting for requests (start failure, after a drain). */
   async #closeNow(): Promise<void> {
     this.#watcher?.close()
-    this.#etcdSource?.close()
-    this.#etcdSource = null
-    this.#stopWaiting?.()
+    this.#fleet?.close()
     for (const listener of [...this.#listeners.clear(), ...this.#retiring]) {
       listener.stopAccepting()
       listener.tracker.destroyAll()
@@ -436,7 +433,7 @@ export class Gateway {
 
   async #load(): Promise<LoadedConfig> {
     const { configPath, config } = this.#options
-    if (this.#etcdSource !== null) return this.#loadFromEtcd()
+    if (this.#fleet !== null) return this.#fleet.loadCurrent()
     if (configPath === undefined) return this.#loadDocument(config)
     const text = await readConfigFile(configPath)
     this.#fileText = text
@@ -457,102 +454,20 @@ export class Gateway {
     return this.#options.etcd === undefined ? {} : { etcdCluster: true }
   }
 
-  /** One revision of the fleet's document, loaded (`${VAR}` from this machine's environment). */
-  #loadEtcdDocument(doc: EtcdDocument): LoadedConfig {
-    const loaded = loadConfig(doc.text, {
-      source: this.#sourceName(),
+  /** Fleet mode's start: see FleetConfig. */
+  #startFleet(etcd: EtcdSourceOptions): Promise<void> {
+    this.#fleet = new FleetConfig({
+      etcd,
+      clients: this.#etcdClients,
+      reloads: this.#reloads,
+      logger: this.logger,
       env: this.#env,
-      etcdCluster: true,
+      sourceName: this.#sourceName(),
+      configVersion: () => this.configVersion,
+      accepting: () => this.#closing === null,
+      afterApplied: () => this.#applyAdminQuietly(),
     })
-    return { ...loaded, revision: doc.revision }
-  }
-
-  /** SIGHUP or a bodiless POST /reload in fleet mode: the key as etcd holds it now. */
-  async #loadFromEtcd(): Promise<LoadedConfig> {
-    const source = this.#etcdSource
-    let doc: EtcdDocument | null = null
-    try {
-      doc = source === null ? null : await source.fetch()
-    } catch (err) {
-      throw new ConfigReadError(this.#sourceName(), err)
-    }
-    if (doc === null) {
-      const message = 'the etcd key holds no document'
-      throw new ConfigError(this.#sourceName(), [{ path: '', line: null, column: null, message }])
-    }
-    return this.#loadEtcdDocument(doc)
-  }
-
-  /**
-   * Fleet mode's start: follows the key and applies the first revision that loads and serves.
-   * Until then the gateway says, once per reason, why it is waiting (no key yet, an invalid
-   * document, etcd unreachable) and keeps waiting; `close()` ends the wait (start rejects).
-   */
-  #startFromEtcd(etcd: EtcdSourceOptions): Promise<void> {
-    const where = `etcd key ${etcd.key} (${etcd.endpoints.join(',')})`
-    let started = false
-    let lastReason = ''
-    return new Promise<void>((resolve, reject) => {
-      const waiting = (reason: string, fields: object = {}): void => {
-        if (reason === lastReason) return
-        lastReason = reason
-        this.logger.warn(
-          { etcd_key: etcd.key, reason, ...fields },
-          `no usable config document at ${where} yet: waiting for one (${reason})`,
-        )
-      }
-      this.#stopWaiting = () => {
-        this.#stopWaiting = null
-        if (!started) {
-          reject(new GatewayError(ErrorCode.INTERNAL, `stopped while waiting for ${where}`))
-        }
-      }
-      this.logger.info({ etcd_key: etcd.key, endpoints: etcd.endpoints }, `reading ${where}`)
-      this.#etcdSource = new EtcdConfigSource({
-        lease: this.#etcdClients.acquire(etcd.endpoints),
-        key: etcd.key,
-        onDocument: async (doc) => {
-          if (started) return this.#applyEtcdRevision(doc)
-          try {
-            await this.#reloads.apply(() => this.#loadEtcdDocument(doc), 'start')
-          } catch (err) {
-            const errors = (err as { issues?: unknown }).issues ?? [(err as Error).message]
-            waiting(`revision ${doc.revision} is not usable`, { errors })
-            return
-          }
-          started = true
-          this.#stopWaiting = null
-          resolve()
-        },
-        onMissing: (deleted) => {
-          if (!started) waiting('the key does not exist')
-          else if (deleted) {
-            this.logger.warn(
-              { etcd_key: etcd.key, config_version: this.configVersion },
-              `the config key was deleted from etcd: still serving ${this.configVersion ?? ''}`,
-            )
-          }
-        },
-        onProblem: (problem) => {
-          if (!started) waiting(problem)
-          else {
-            this.logger.warn(
-              { etcd_key: etcd.key, problem, config_version: this.configVersion },
-              `etcd problem: still serving ${this.configVersion ?? ''}, retrying`,
-            )
-          }
-        },
-        onConnected: () => this.logger.debug({ etcd_key: etcd.key }, 'etcd watch connected'),
-      })
-    })
-  }
-
-  /** A new revision of the fleet's document while serving: through the usual pipeline. */
-  async #applyEtcdRevision(doc: EtcdDocument): Promise<void> {
-    if (this.#closing !== null) return
-    const load = (): LoadedConfig => this.#loadEtcdDocument(doc)
-    const result = await this.#reloads.apply(load, 'etcd', doc.revision)
-    if (result.outcome === 'applied') await this.#applyAdminQuietly()
+    return this.#fleet.start()
   }
 
   #sourceName(): string {
@@ -663,7 +578,14 @@ export class Gateway {
    * Opens, moves or closes the admin listener to match `config`. Same address: the socket is
    * kept and only the token is updated; a new address opens before the old one closes.
    */
-  async #applyAdmin(config: GatewayConfig | null): Promise<void> {
+  #applyAdmin(config: GatewayConfig | null): Promise<void> {
+    // One at a time: start's and a quick first reload's (fleet mode) must not both bind.
+    const run = this.#adminChain.then(() => this.#applyAdminNow(config))
+    this.#adminChain = run.catch(() => undefined)
+    return run
+  }
+
+  async #applyAdminNow(config: GatewayConfig | null): Promise<void> {
     const wanted = config?.admin ?? null
     if (wanted === null) {
       await this.#closeAdmin()

@@ -45,6 +45,7 @@ export class DnsSource extends BaseSource {
   }
 
   close(): void {
+    this.closed = true
     this.#closed = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null

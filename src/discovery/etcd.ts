@@ -3,7 +3,8 @@
  * its value `{"url": "http://10.0.0.5:8080", "weight": 1}` (weight optional, default 1), written
  * by the service itself, usually under a lease so that the key goes when the service does. The
  * prefix is read once and then watched: a put adds or changes a target, a delete (or an expired
- * lease) removes it. A value that is not such an object is logged once and ignored, never fatal.
+ * lease) removes it. A value that is not such an object is logged (each time it is written or
+ * read) and ignored, never fatal.
  * While the cluster is unreachable the last known set stays.
  */
 import { parseOriginUrl } from '../config/formats.ts'
@@ -51,6 +52,7 @@ export class EtcdSource extends BaseSource {
   }
 
   close(): void {
+    this.closed = true
     this.#follower.close()
     this.#lease.release()
   }

@@ -70,7 +70,8 @@ export class DiscoveryHub {
         released = true
         entry.refs--
         if (entry.refs > 0) return
-        this.#sources.delete(key)
+        // After closeAll() the key may name a newer entry: only this one's goes.
+        if (this.#sources.get(key) === entry) this.#sources.delete(key)
         entry.source.close()
       },
     }

@@ -43,6 +43,8 @@ export abstract class BaseSource implements DiscoverySource {
   #resolveKnown: () => void = () => undefined
   protected readonly events: SourceEvents
   #failing = false
+  /** Set by close(): nothing is published after it. */
+  protected closed = false
 
   constructor(events: SourceEvents) {
     this.events = events
@@ -66,6 +68,7 @@ export abstract class BaseSource implements DiscoverySource {
 
   /** A new answer: kept and announced if it differs from the last one. */
   protected publish(found: readonly DiscoveredTarget[]): void {
+    if (this.closed) return
     this.recovered()
     const targets = [...found].sort((a, b) =>
       a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0,
@@ -76,7 +79,15 @@ export abstract class BaseSource implements DiscoverySource {
     this.#targets = Object.freeze(targets)
     this.#key = key
     this.events.onChange(this, this.#targets)
-    for (const listener of this.#listeners) listener(this.#targets)
+    for (const listener of this.#listeners) {
+      try {
+        listener(this.#targets)
+      } catch (err) {
+        // One upstream failing to take the answer (a pool that cannot be created) must not keep
+        // it from the others, nor escape into the resolver or the etcd client.
+        this.events.onProblem(this, `applying the targets failed: ${(err as Error).message}`)
+      }
+    }
     if (first) this.#resolveKnown()
   }
 

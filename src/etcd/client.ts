@@ -44,7 +44,7 @@ export class EtcdClients {
         released = true
         entry.refs--
         if (entry.refs > 0) return
-        this.#clients.delete(key)
+        if (this.#clients.get(key) === entry) this.#clients.delete(key)
         void entry.client.then((c) => c.close()).catch(() => undefined)
       },
     }

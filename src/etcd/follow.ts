@@ -71,28 +71,32 @@ export class RangeFollower {
       this.#handlers.onSnapshot(res.kvs.map(entryOf), res.header.revision)
       const builder = client.watch()
       const watch = 'key' in range ? builder.key(range.key) : builder.prefix(range.prefix)
-      watcher = await watch.startRevision(String(BigInt(res.header.revision) + 1n)).create()
+      // Listeners go on before the watch connects: events that arrive with the connection (a
+      // write just after the read) are emitted at once, and would be lost to later listeners.
+      watcher = watch.startRevision(String(BigInt(res.header.revision) + 1n)).watcher()
     } catch (err) {
       this.#retry(err)
       return
     }
-    if (this.#isClosed()) {
-      void watcher.cancel().catch(() => undefined)
-      return
-    }
-    this.#backoffMs = FIRST_BACKOFF_MS
     this.#watcher = watcher
-    this.#handlers.onConnected()
-    watcher.on('put', (kv: IKeyValue) => this.#handlers.onPut(entryOf(kv)))
-    watcher.on('delete', (kv: IKeyValue) =>
-      this.#handlers.onDelete(kv.key.toString(), kv.mod_revision),
-    )
-    watcher.on('disconnected', (err: Error) =>
-      this.#handlers.onProblem(`etcd connection lost (${err.message}); reconnecting`),
-    )
-    watcher.on('connected', () => this.#handlers.onConnected())
+    const current = (): boolean => this.#watcher === watcher && !this.#isClosed()
+    watcher.on('put', (kv: IKeyValue) => {
+      if (current()) this.#handlers.onPut(entryOf(kv))
+    })
+    watcher.on('delete', (kv: IKeyValue) => {
+      if (current()) this.#handlers.onDelete(kv.key.toString(), kv.mod_revision)
+    })
+    watcher.on('disconnected', (err: Error) => {
+      if (current()) this.#handlers.onProblem(`etcd connection lost (${err.message})`)
+    })
+    watcher.on('connected', () => {
+      if (!current()) return
+      this.#backoffMs = FIRST_BACKOFF_MS
+      this.#handlers.onConnected()
+    })
     watcher.on('error', (err: Error) => {
-      if (this.#watcher !== watcher) return
+      if (!current()) return
+      // The watch cannot go on (e.g. its revision was compacted): read again, watch anew.
       this.#watcher = null
       void watcher.cancel().catch(() => undefined)
       this.#retry(err)

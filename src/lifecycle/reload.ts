@@ -107,6 +107,14 @@ export class ReloadController {
     return run
   }
 
+  /**
+   * Resolves once every apply asked for so far has finished (a graceful stop waits for one under
+   * way, so that the listeners it opens are drained with the others, not left open).
+   */
+  settled(): Promise<void> {
+    return this.#chain.then(() => undefined)
+  }
+
   /** Re-applies the document of an earlier applied version still in the history. */
   async rollback(version: string): Promise<ReloadResult | null> {
     const kept = this.#kept.get(version)

@@ -23,11 +23,13 @@ export type OnEjection = (state: TargetState, untilMs: number) => void
 export class OutlierDetector {
   readonly #settings: OutlierSettings
   readonly #states: readonly TargetState[]
+  readonly #members: ReadonlySet<TargetState>
   readonly #onEjection: OnEjection
 
   constructor(settings: OutlierSettings, states: readonly TargetState[], onEjection: OnEjection) {
     this.#settings = settings
     this.#states = states
+    this.#members = new Set(states)
     this.#onEjection = onEjection
   }
 
@@ -41,6 +43,8 @@ export class OutlierDetector {
     if (state.ejectedUntilMs !== 0 && state.ejectedUntilMs > Date.now()) return
     state.consecutiveFailures++
     if (state.consecutiveFailures < this.#settings.consecutiveFailures) return
+    // A late outcome of a target that discovery has since removed: nothing to eject.
+    if (!this.#members.has(state)) return
     const now = Date.now()
     if (this.#ejectedCount(now) >= this.#maxEjected()) return
     if (!this.#othersAvailable(state)) return

@@ -196,3 +196,34 @@ test(
     }
   },
 )
+
+test(
+  'close() during a reload that waits for discovery: no listener is left open after it',
+  { timeout: 20_000 },
+  async () => {
+    const dns = await startDnsServer()
+    dns.mode('silent')
+    const gw = await startGateway({
+      routes: [{ match: { path: '/ping' }, respond: { status: 200, body: 'pong' } }],
+    })
+    try {
+      const reloading = gw.gateway.reload({
+        listeners: [
+          { name: 'public', address: '127.0.0.1:0' },
+          { name: 'second', address: '127.0.0.1:0' },
+        ],
+        upstreams: {
+          app: { discovery: { dns: { name: 'slow.test', port: 80, servers: [dns.address] } } },
+        },
+        routes: [{ match: { prefix: '/' }, upstream: 'app' }],
+      })
+      await waitFor(() => dns.queries() > 0, { message: 'the warm-up has begun' })
+      await gw.gateway.close()
+      await reloading
+      assert.deepEqual(gw.gateway.addresses.listeners, [])
+    } finally {
+      await gw.close()
+      await dns.close()
+    }
+  },
+)

@@ -1,9 +1,9 @@
 /**
  * An etcd key as a source of config documents (fleet mode, SPEC §7): the key is read at start
  * and watched from the next revision; every new revision's text is handed over, one at a time,
- * and when several arrive during one apply only the newest is handed over next. A revision
- * already handed over (seen again when the key is read anew after a broken watch) is not handed
- * over twice. Like the file source it never parses; the reload pipeline does.
+ * and when several arrive during one apply only the newest is handed over next. A revision not
+ * newer than one already handed over or fetched (seen again when the key is read anew after a
+ * broken watch, or overtaken by a reload's read) is not handed over. Like the file source it never parses; the reload pipeline does.
  */
 import type { EtcdClientLease } from '../../etcd/client.ts'
 import { RangeFollower } from '../../etcd/follow.ts'
@@ -55,12 +55,17 @@ export class EtcdConfigSource {
     )
   }
 
-  /** Reads the key now (SIGHUP, `POST /reload`): its document, or null when it is absent. */
+  /**
+   * Reads the key now (SIGHUP, `POST /reload`): its document, or null when it is absent. The
+   * caller applies it; a revision the watch delivers later that is not newer is then skipped.
+   */
   async fetch(): Promise<EtcdDocument | null> {
     const client = await this.#options.lease.client()
     const res = await client.get(this.key).exec()
     const kv = res.kvs[0]
-    return kv === undefined ? null : { text: kv.value.toString(), revision: kv.mod_revision }
+    if (kv === undefined) return null
+    this.#seen(kv.mod_revision)
+    return { text: kv.value.toString(), revision: kv.mod_revision }
   }
 
   close(): void {
@@ -71,9 +76,20 @@ export class EtcdConfigSource {
   }
 
   #offer(doc: EtcdDocument): void {
-    if (this.#closed || doc.revision === this.#lastRevision) return
+    if (this.#closed || !this.#isNewer(doc.revision)) return
     this.#pending = doc
-    void this.#deliver()
+    this.#deliver().catch((err: unknown) =>
+      this.#options.onProblem(`applying revision ${doc.revision} failed: ${String(err)}`),
+    )
+  }
+
+  /** True when `revision` is newer than any handed over or fetched (not after a newer one). */
+  #isNewer(revision: string): boolean {
+    return this.#lastRevision === null || BigInt(revision) > BigInt(this.#lastRevision)
+  }
+
+  #seen(revision: string): void {
+    if (this.#isNewer(revision)) this.#lastRevision = revision
   }
 
   async #deliver(): Promise<void> {
@@ -82,6 +98,8 @@ export class EtcdConfigSource {
     try {
       for (let doc = this.#pending; doc !== null && !this.#closed; doc = this.#pending) {
         this.#pending = null
+        // A reload may have fetched (and applied) a newer revision while this one waited.
+        if (!this.#isNewer(doc.revision)) continue
         this.#lastRevision = doc.revision
         await this.#options.onDocument(doc)
       }

@@ -26,7 +26,6 @@ const t = (port: number, weight = 1): DiscoveredTarget => ({
 /** A discovery source the test feeds by hand. */
 class HandSource extends BaseSource {
   readonly description = 'by hand'
-  closed = false
   constructor() {
     super({ onChange: () => undefined, onProblem: () => undefined, onRecovered: () => undefined })
   }

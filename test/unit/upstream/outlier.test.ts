@@ -128,3 +128,16 @@ test('max_ejection_percent 0 turns ejection off', () => {
   assert.equal(a.available, true)
   assert.equal(a.ejections, 0)
 })
+
+test('a late failure of a target that left the set (discovery) ejects nothing', () => {
+  const [a, b, gone] = targets(3) as [TargetState, TargetState, TargetState]
+  const ejected: TargetState[] = []
+  const detector = new OutlierDetector(
+    { consecutiveFailures: 1, ejectionTimeMs: 60_000, maxEjectionPercent: 100 },
+    [a, b],
+    (s) => ejected.push(s),
+  )
+  detector.record(gone, true)
+  assert.deepEqual(ejected, [])
+  assert.equal(gone.ejectedUntilMs, 0)
+})
