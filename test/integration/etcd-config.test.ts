@@ -3,7 +3,7 @@
  * and close() ends the wait; the running revision shows in GET /config and the history; a watch
  * cut off by a network partition resumes and catches up with what was written meanwhile, with
  * no new write; a reload (SIGHUP, POST /reload) reads the key again; a deleted key leaves the
- * gateway serving its last document.
+ * gateway serving its last document; etcd discovery defaults to fleet mode's cluster.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,6 +11,7 @@ import { Etcd3 } from 'etcd3'
 import { createGateway } from '../../src/gateway.ts'
 import { startEtcd } from '../helpers/etcd-server.ts'
 import { request } from '../helpers/http-client.ts'
+import { startFakeUpstream } from '../helpers/fake-upstream.ts'
 import { collectingLogger, type LogLine } from '../helpers/start-gateway.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 import { waitFor } from '../helpers/wait-for.ts'
@@ -76,6 +77,26 @@ test(
       assert.equal((await request(`${url}/v`)).text(), 'three')
       const reread = await gateway.reload(undefined, 'signal')
       assert.equal(reread.outcome, 'rejected')
+
+      // etcd discovery without an `etcd` block uses fleet mode's cluster.
+      const service = await startFakeUpstream({
+        handler: (_req, res) => void res.end('discovered'),
+      })
+      try {
+        await client.put('/svc/a').value(JSON.stringify({ url: service.url }))
+        const withDiscovery = JSON.stringify({
+          listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+          admin: { address: '127.0.0.1:0' },
+          upstreams: { app: { discovery: { etcd: { prefix: '/svc/' } } } },
+          routes: [{ match: { prefix: '/' }, upstream: 'app' }],
+        })
+        await client.put('/cfg').value(withDiscovery).exec()
+        await waitFor(async () => (await request(`${url}/x`)).text() === 'discovered', {
+          message: 'the discovered service answers',
+        })
+      } finally {
+        await service.close()
+      }
     } finally {
       await gateway.close()
       await proxy.close()
