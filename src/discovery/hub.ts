@@ -10,19 +10,15 @@ import type { Logger } from '../log/logger.ts'
 import { DnsSource } from './dns.ts'
 import { EtcdSource } from './etcd.ts'
 import type { DiscoverySource, SourceEvents } from './source.ts'
+import { SharedMap } from '../util/shared.ts'
 
 export interface DiscoveryLease {
   readonly source: DiscoverySource
   release(): void
 }
 
-interface Shared {
-  readonly source: DiscoverySource
-  refs: number
-}
-
 export class DiscoveryHub {
-  readonly #sources = new Map<string, Shared>()
+  readonly #sources = new SharedMap<DiscoverySource>((source) => source.close())
   readonly #logger: Logger
   readonly #etcd: EtcdClients
   readonly #events: SourceEvents
@@ -55,32 +51,13 @@ export class DiscoveryHub {
       discovery.kind === 'etcd'
         ? JSON.stringify([discovery, [...(etcdEndpoints ?? [])].sort()])
         : JSON.stringify(discovery)
-    let shared = this.#sources.get(key)
-    if (shared === undefined) {
-      shared = { source: this.#start(discovery, etcdEndpoints), refs: 0 }
-      this.#sources.set(key, shared)
-    }
-    shared.refs++
-    const entry = shared
-    let released = false
-    return {
-      source: entry.source,
-      release: () => {
-        if (released) return
-        released = true
-        entry.refs--
-        if (entry.refs > 0) return
-        // After closeAll() the key may name a newer entry: only this one's goes.
-        if (this.#sources.get(key) === entry) this.#sources.delete(key)
-        entry.source.close()
-      },
-    }
+    const lease = this.#sources.acquire(key, () => this.#start(discovery, etcdEndpoints))
+    return { source: lease.value, release: lease.release }
   }
 
   /** Stops every source and closes every etcd client (process shutdown). */
   closeAll(): void {
-    for (const { source } of this.#sources.values()) source.close()
-    this.#sources.clear()
+    for (const source of this.#sources.clear()) source.close()
     this.#etcd.closeAll()
   }
 

@@ -6,6 +6,7 @@
  * none, and the package re-establishes them after a disconnect from the last revision seen.
  */
 import type { Etcd3 } from 'etcd3'
+import { SharedMap } from '../util/shared.ts'
 
 /** Deadline of a unary call (get, put) to the cluster. */
 const CALL_DEADLINE_MS = 5000
@@ -18,45 +19,23 @@ export interface EtcdClientLease {
   release(): void
 }
 
-interface Shared {
-  readonly client: Promise<Etcd3>
-  refs: number
-}
-
 export class EtcdClients {
-  readonly #clients = new Map<string, Shared>()
+  readonly #clients = new SharedMap<Promise<Etcd3>>(close)
 
   acquire(endpoints: readonly string[]): EtcdClientLease {
     const key = [...endpoints].sort().join(',')
-    let shared = this.#clients.get(key)
-    if (shared === undefined) {
-      shared = { client: connect(endpoints), refs: 0 }
-      this.#clients.set(key, shared)
-    }
-    shared.refs++
-    const entry = shared
-    let released = false
-    return {
-      endpoints,
-      client: () => entry.client,
-      release: () => {
-        if (released) return
-        released = true
-        entry.refs--
-        if (entry.refs > 0) return
-        if (this.#clients.get(key) === entry) this.#clients.delete(key)
-        void entry.client.then((c) => c.close()).catch(() => undefined)
-      },
-    }
+    const lease = this.#clients.acquire(key, () => connect(endpoints))
+    return { endpoints, client: () => lease.value, release: lease.release }
   }
 
   /** Closes every client (process shutdown). */
   closeAll(): void {
-    for (const entry of this.#clients.values()) {
-      void entry.client.then((c) => c.close()).catch(() => undefined)
-    }
-    this.#clients.clear()
+    for (const client of this.#clients.clear()) close(client)
   }
+}
+
+function close(client: Promise<Etcd3>): void {
+  void client.then((c) => c.close()).catch(() => undefined)
 }
 
 async function connect(endpoints: readonly string[]): Promise<Etcd3> {

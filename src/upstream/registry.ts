@@ -7,6 +7,7 @@
 import { Pool } from 'undici'
 import { HealthChecker, type HealthCheckSettings, type HealthTransition } from './health-check.ts'
 import { TargetState, stateId } from './target-state.ts'
+import { SharedMap } from '../util/shared.ts'
 
 /** Settings that shape a pool; a change of any of them gives the target a new pool. */
 export interface PoolSettings {
@@ -22,11 +23,6 @@ export interface TargetLease {
   release(): void
 }
 
-interface Counted<T> {
-  readonly value: T
-  refs: number
-}
-
 export interface RegistryOptions {
   /** Told when an active health check changes a target's health. */
   readonly onHealthChange?: HealthTransition
@@ -35,8 +31,9 @@ export interface RegistryOptions {
 }
 
 export class UpstreamRegistry {
-  readonly #states = new Map<string, Counted<TargetState>>()
-  readonly #pools = new Map<string, Counted<Pool>>()
+  readonly #states: SharedMap<TargetState>
+  // Graceful: requests still on a dropped pool finish before its sockets close.
+  readonly #pools = new SharedMap<Pool>((p) => void p.close().catch(() => undefined))
   readonly #onHealthChange: HealthTransition
   readonly #onStateRemoved: (state: TargetState) => void
   /** The health-check settings of each upstream as last configured (for targets found later). */
@@ -45,27 +42,27 @@ export class UpstreamRegistry {
   constructor(options: RegistryOptions = {}) {
     this.#onHealthChange = options.onHealthChange ?? (() => undefined)
     this.#onStateRemoved = options.onStateRemoved ?? (() => undefined)
+    this.#states = new SharedMap<TargetState>((s) => {
+      s.checker?.stop()
+      this.#onStateRemoved(s)
+    })
   }
 
   /** Takes a reference on the state and pool of `origin` in `upstream`, creating them if new. */
   acquire(upstream: string, origin: string, settings: PoolSettings): TargetLease {
     const id = stateId(upstream, origin)
-    const state = this.#take(this.#states, id, () => this.#newState(upstream, origin))
+    const state = this.#states.acquire(id, () => this.#newState(upstream, origin))
     const poolKey = `${id}\u0000${settings.connectTimeoutMs}/${settings.maxConnections}/${settings.keepAliveTimeoutMs}`
-    const pool = this.#take(this.#pools, poolKey, () => createPool(origin, settings))
+    const pool = this.#pools.acquire(poolKey, () => createPool(origin, settings))
     let released = false
     return {
-      state,
-      pool,
+      state: state.value,
+      pool: pool.value,
       release: () => {
         if (released) return
         released = true
-        this.#drop(this.#states, id, (s) => {
-          s.checker?.stop()
-          this.#onStateRemoved(s)
-        })
-        // Graceful: requests still on the pool finish before its sockets close.
-        this.#drop(this.#pools, poolKey, (p) => void p.close().catch(() => undefined))
+        state.release()
+        pool.release()
       },
     }
   }
@@ -83,7 +80,7 @@ export class UpstreamRegistry {
 
   /** Every live target state (for GET /upstreams and metrics). */
   states(): TargetState[] {
-    return [...this.#states.values()].map((c) => c.value)
+    return this.#states.values()
   }
 
   /** Number of pools alive (tests assert pools are kept or freed). */
@@ -93,10 +90,8 @@ export class UpstreamRegistry {
 
   /** Destroys every pool at once (process shutdown after draining). */
   async destroy(): Promise<void> {
-    const pools = [...this.#pools.values()].map((c) => c.value)
-    this.#pools.clear()
-    for (const { value } of this.#states.values()) value.checker?.stop()
-    this.#states.clear()
+    const pools = this.#pools.clear()
+    for (const state of this.#states.clear()) state.checker?.stop()
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
   }
 
@@ -114,7 +109,7 @@ export class UpstreamRegistry {
   ): void {
     const byName = new Map(upstreams.map((u) => [u.name, u]))
     this.#healthChecks = new Map(upstreams.map((u) => [u.name, u.healthCheck]))
-    for (const { value: state } of this.#states.values()) {
+    for (const state of this.#states.values()) {
       const upstream = byName.get(state.upstream)
       if (upstream === undefined) continue
       this.#configureHealthCheck(state, upstream.healthCheck)
@@ -142,25 +137,6 @@ export class UpstreamRegistry {
     } else {
       state.checker.update(settings)
     }
-  }
-
-  #take<T>(map: Map<string, Counted<T>>, key: string, create: () => T): T {
-    let entry = map.get(key)
-    if (entry === undefined) {
-      entry = { value: create(), refs: 0 }
-      map.set(key, entry)
-    }
-    entry.refs++
-    return entry.value
-  }
-
-  #drop<T>(map: Map<string, Counted<T>>, key: string, dispose: (value: T) => void): void {
-    const entry = map.get(key)
-    if (entry === undefined) return
-    entry.refs--
-    if (entry.refs > 0) return
-    map.delete(key)
-    dispose(entry.value)
   }
 }
 
