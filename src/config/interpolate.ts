@@ -118,21 +118,25 @@ export function interpolate(
   const failedPaths: ConfigPath[] = []
   const expectsString = opts.expectsString ?? (() => false)
   // Copy on write over the plain value: untouched subtrees are returned as they are, so a
-  // document without any `${…}` costs one walk and no allocation.
-  const visit = (node: unknown, path: PathKey[]): unknown => {
+  // document without any `${…}` costs one walk and no allocation. The path is one stack, copied
+  // only where a reference is found (a 10,000-route document has some 200,000 nodes).
+  const path: PathKey[] = []
+  const visit = (node: unknown): unknown => {
     if (typeof node === 'string') {
-      if (!node.includes('$')) return node
+      // `$${` (a literal `${`) contains `${` too; a `$` before anything else stays as it is.
+      if (!node.includes('${')) return node
+      const here = [...path]
       const result = expandString(node, env)
       if (result.ok)
-        return result.whole && !expectsString(path) ? retype(result.value) : result.value
-      const where = document.positionOf(path)
+        return result.whole && !expectsString(here) ? retype(result.value) : result.value
+      const where = document.positionOf(here)
       issues.push({
-        path: formatConfigPath(path),
+        path: formatConfigPath(here),
         line: where?.line ?? null,
         column: where?.column ?? null,
         message: result.message,
       })
-      failedPaths.push(path)
+      failedPaths.push(here)
       return node
     }
     if (Array.isArray(node)) {
@@ -140,20 +144,26 @@ export function interpolate(
       let out: unknown[] | null = null
       for (let i = 0; i < items.length; i++) {
         const item = items[i]
-        const next = visit(item, [...path, i])
+        path.push(i)
+        const next = visit(item)
+        path.pop()
         if (next !== item) (out ??= [...items])[i] = next
       }
       return out ?? items
     }
     if (node !== null && typeof node === 'object') {
+      const record = node as Record<string, unknown>
       let out: Record<string, unknown> | null = null
-      for (const [key, item] of Object.entries(node)) {
-        const next = visit(item, [...path, key])
-        if (next !== item) (out ??= { ...(node as Record<string, unknown>) })[key] = next
+      for (const key of Object.keys(record)) {
+        const item = record[key]
+        path.push(key)
+        const next = visit(item)
+        path.pop()
+        if (next !== item) (out ??= { ...record })[key] = next
       }
       return out ?? node
     }
     return node
   }
-  return { value: visit(document.value, []), issues, failedPaths }
+  return { value: visit(document.value), issues, failedPaths }
 }

@@ -192,18 +192,20 @@ function normalizeRoute(route: RawRoute, index: number, doc: Raw): RouteConfig {
 }
 
 function normalizeMatch(match: RawRoute['match']): RouteMatch {
-  const constraints = {
-    methods: match.methods === undefined ? null : unique(match.methods.map((m) => m.toUpperCase())),
-    hosts: match.hosts === undefined ? null : unique(match.hosts.map((h) => h.toLowerCase())),
-    headers:
-      match.headers === undefined || Object.keys(match.headers).length === 0
-        ? null
-        : lowerKeys(match.headers),
+  const methods =
+    match.methods === undefined ? null : unique(match.methods.map((m) => m.toUpperCase()))
+  const hosts = match.hosts === undefined ? null : unique(match.hosts.map((h) => h.toLowerCase()))
+  const headers =
+    match.headers === undefined || Object.keys(match.headers).length === 0
+      ? null
+      : lowerKeys(match.headers)
+  // Object literals with one shape each, not spreads: this runs once per route of a reload.
+  if (match.path !== undefined) return { methods, hosts, headers, kind: 'path', path: match.path }
+  if (match.prefix !== undefined) {
+    return { methods, hosts, headers, kind: 'prefix', prefix: match.prefix }
   }
-  if (match.path !== undefined) return { ...constraints, kind: 'path', path: match.path }
-  if (match.prefix !== undefined) return { ...constraints, kind: 'prefix', prefix: match.prefix }
   assert.ok(match.regex !== undefined, 'validated match has no path, prefix or regex')
-  return { ...constraints, kind: 'regex', regex: match.regex }
+  return { methods, hosts, headers, kind: 'regex', regex: match.regex }
 }
 
 function unique<T>(items: readonly T[]): T[] {

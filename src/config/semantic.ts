@@ -259,18 +259,20 @@ function respondBody(route: RawRoute, base: PathKey[]): Finding[] {
 }
 
 function caseClashes(route: RawRoute, base: PathKey[]): Finding[] {
-  const maps: Array<[PathKey[], Record<string, string> | undefined]> = [
-    [[...base, 'match', 'headers'], route.match.headers],
-    [[...base, 'respond', 'headers'], route.respond?.headers],
-  ]
+  // Per route of a 10,000-route reload: paths are built only for maps that exist.
+  const findings: Finding[] = []
+  const check = (map: Record<string, string> | undefined, ...path: PathKey[]): void => {
+    if (map !== undefined) findings.push(...headerCaseClashes(map, [...base, ...path]))
+  }
+  check(route.match.headers, 'match', 'headers')
+  check(route.respond?.headers, 'respond', 'headers')
   for (const side of ['request', 'response'] as const) {
     const ops = route.headers?.[side]
-    maps.push(
-      [[...base, 'headers', side, 'set'], ops?.set],
-      [[...base, 'headers', side, 'add'], ops?.add],
-    )
+    if (ops === undefined) continue
+    check(ops.set, 'headers', side, 'set')
+    check(ops.add, 'headers', side, 'add')
   }
-  return maps.flatMap(([path, map]) => headerCaseClashes(map, path))
+  return findings
 }
 
 /** Header names that differ only in case: after lower-casing one would silently replace the other. */
