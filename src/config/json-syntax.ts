@@ -152,3 +152,57 @@ function readNumber(cur: Cursor): void {
   if (next !== undefined && /[0-9a-zA-Z.+-]/.test(next))
     throw new JsonFail(cur.pos, 'invalid number')
 }
+
+/**
+ * In text that is valid JSON (JSON.parse accepted it), the first object key repeated in the same
+ * object, or null. JSON.parse keeps the last of two equal keys silently; a config must not. A
+ * lean scan for what JSON.parse does not check: strings are skipped with indexOf, keys compared
+ * decoded (`"a"` and `"\u0061"` are the same key).
+ */
+export function findDuplicateKey(text: string): JsonSyntaxError | null {
+  // One entry per open container: the keys of an object, null for an array.
+  const stack: (Set<string> | null)[] = []
+  const n = text.length
+  let i = 0
+  while (i < n) {
+    const c = text.charCodeAt(i)
+    if (c === QUOTE) {
+      const start = i
+      let end = text.indexOf('"', i + 1)
+      while (escaped(text, end)) end = text.indexOf('"', end + 1)
+      i = end + 1
+      while (i < n && isSpace(text.charCodeAt(i))) i++
+      if (text.charCodeAt(i) !== COLON) continue
+      const keys = stack[stack.length - 1]
+      const raw = text.slice(start, end + 1)
+      const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)
+      if (keys?.has(key) === true) return { offset: start, message: `duplicate key ${raw}` }
+      keys?.add(key)
+      i++
+      continue
+    }
+    if (c === OPEN_BRACE) stack.push(new Set())
+    else if (c === OPEN_BRACKET) stack.push(null)
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) stack.pop()
+    i++
+  }
+  return null
+}
+
+const QUOTE = 0x22
+const COLON = 0x3a
+const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+
+/** True when the quote at `at` is escaped: an odd number of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let backslashes = 0
+  for (let j = at - 1; text.charCodeAt(j) === 0x5c; j--) backslashes++
+  return backslashes % 2 === 1
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+}

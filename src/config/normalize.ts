@@ -63,7 +63,7 @@ export function normalizeConfig(doc: Raw): GatewayConfig {
     upstreams: Object.entries(doc.upstreams ?? {}).map(([name, u]) =>
       normalizeUpstream(name, u, doc),
     ),
-    routes: (doc.routes ?? []).map((route, i) => normalizeRoute(route, i, doc)),
+    routes: normalizeRoutes(doc),
     etcd: doc.etcd === undefined ? null : { endpoints: [...doc.etcd.endpoints] },
     rollout: doc.rollout === undefined ? null : normalizeRollout(doc.rollout),
   }
@@ -161,7 +161,24 @@ function normalizeDiscovery(raw: RawUpstream['discovery']): UpstreamConfig['disc
   return raw?.etcd === undefined ? null : { kind: 'etcd', prefix: raw.etcd.prefix }
 }
 
-function normalizeRoute(route: RawRoute, index: number, doc: Raw): RouteConfig {
+/**
+ * Routes that set no retries share one object for the inherited ones (and the snapshot compiles
+ * it once): a 10,000-route reload allocates, freezes and compiles one instead of 10,000.
+ */
+function normalizeRoutes(doc: Raw): RouteConfig[] {
+  const inherited = normalizeRetries(doc, undefined)
+  return (doc.routes ?? []).map((route, i) => normalizeRoute(route, i, doc, inherited))
+}
+
+/** The `headers` of a route that has none. */
+const NO_HEADER_RULES = Object.freeze({ request: null, response: null })
+
+function normalizeRoute(
+  route: RawRoute,
+  index: number,
+  doc: Raw,
+  inheritedRetries: RetriesConfig,
+): RouteConfig {
   return {
     name: route.name ?? `route-${index}`,
     match: normalizeMatch(route.match),
@@ -178,11 +195,14 @@ function normalizeRoute(route: RawRoute, index: number, doc: Raw): RouteConfig {
                 : [route.rewrite.regex[0], route.rewrite.regex[1]],
             host: route.rewrite.host?.toLowerCase() ?? null,
           },
-    headers: {
-      request: normalizeHeaderOps(route.headers?.request),
-      response: normalizeHeaderOps(route.headers?.response),
-    },
-    retries: normalizeRetries(doc, route.retries),
+    headers:
+      route.headers === undefined
+        ? NO_HEADER_RULES
+        : {
+            request: normalizeHeaderOps(route.headers.request),
+            response: normalizeHeaderOps(route.headers.response),
+          },
+    retries: route.retries === undefined ? inheritedRetries : normalizeRetries(doc, route.retries),
     timeouts: normalizeRouteTimeouts(route.timeouts),
     maxBodyBytes:
       route.limits?.max_body_bytes ??

@@ -17,7 +17,7 @@ import {
 import type { ConfigIssue } from '../errors.ts'
 import type { ConfigPath, PathKey } from './config-path.ts'
 import { formatConfigPath } from './config-path.ts'
-import { findJsonSyntaxError } from './json-syntax.ts'
+import { findDuplicateKey, findJsonSyntaxError } from './json-syntax.ts'
 
 /** The two document syntaxes; JSON is read as YAML but checked and reported as JSON. */
 export type ConfigFormat = 'yaml' | 'json'
@@ -50,28 +50,58 @@ export type ParseResult =
 // Bounds alias expansion: a "billion laughs" document is rejected, not expanded.
 const MAX_ALIAS_COUNT = 100
 
-/** Picks the syntax from the source name (`.json`) or, failing that, from the first character. */
+/**
+ * Picks the syntax from the source name (`.json`) or, failing that, from the content: text that
+ * starts like JSON and is valid JSON is JSON, anything else YAML.
+ */
 export function detectFormat(source: string, text: string): ConfigFormat {
   if (/\.json$/i.test(source)) return 'json'
   if (/\.ya?ml$/i.test(source)) return 'yaml'
-  return /^\s*[{[]/.test(text) && findJsonSyntaxError(text) === null ? 'json' : 'yaml'
+  return /^\s*[{[]/.test(text) && jsonValue(text) !== NOT_JSON ? 'json' : 'yaml'
 }
 
 /** Parses `text`; a syntax error, duplicate key, bad alias or unknown tag fails the parse. */
 export function parseConfigText(text: string, format: ConfigFormat): ParseResult {
-  if (format === 'json' && findJsonSyntaxError(text, { duplicateKeys: true }) === null) {
-    return { ok: true, document: fastJsonDocument(text) }
+  if (format === 'json') {
+    const value = jsonValue(text)
+    lastJson = null
+    if (value !== NOT_JSON && findDuplicateKey(text) === null) {
+      return { ok: true, document: fastJsonDocument(text, value) }
+    }
   }
+  // Invalid JSON, or a duplicate key: the slow path says where and why.
   return parseWithPositions(text, format)
 }
 
+const NOT_JSON: unique symbol = Symbol('not JSON')
+
 /**
- * A valid JSON document without duplicate keys is read by JSON.parse, and the YAML tree (only
+ * The last text JSON.parse read, and its value: detectFormat and parseConfigText parse the same
+ * text one after the other, and a 10,000-route document takes milliseconds to parse. The value
+ * is handed out once (parseConfigText clears it), so no two loads share objects.
+ */
+let lastJson: { readonly text: string; readonly value: unknown } | null = null
+
+/** JSON.parse of `text` (native, strict RFC 8259), or NOT_JSON. */
+function jsonValue(text: string): unknown {
+  if (lastJson?.text === text) return lastJson.value
+  let value: unknown
+  try {
+    value = JSON.parse(text) as unknown
+  } catch {
+    return NOT_JSON
+  }
+  lastJson = { text, value }
+  return value
+}
+
+/**
+ * A valid JSON document (JSON.parse) without duplicate keys is served from JSON.parse's value, and the YAML tree (only
  * needed to place an error at its line:column) is built on first use. For a 10,000-route
  * document this is the difference between ~15 ms and ~500 ms (bench/RESULTS.md, "Hot reload"),
  * and most applied documents have no error at all.
  */
-function fastJsonDocument(text: string): SourceDocument {
+function fastJsonDocument(text: string, value: unknown): SourceDocument {
   let slow: SourceDocument | undefined
   const withPositions = (): SourceDocument => {
     if (slow !== undefined) return slow
@@ -86,7 +116,7 @@ function fastJsonDocument(text: string): SourceDocument {
     get tree() {
       return withPositions().tree
     },
-    value: JSON.parse(text) as unknown,
+    value,
     positionOf: (path, at) => withPositions().positionOf(path, at),
   }
 }

@@ -8,6 +8,7 @@
 import type {
   DiscoveryConfig,
   GatewayConfig,
+  RetriesConfig,
   RouteConfig,
   TimeoutsConfig,
   UpstreamConfig,
@@ -23,6 +24,7 @@ import {
   compileRewrite,
   type Backend,
   type CompiledAction,
+  type CompiledRetries,
   type RouteEntry,
   type UpstreamRuntime,
 } from './route-entry.ts'
@@ -51,7 +53,12 @@ export function buildSnapshot(config: GatewayConfig, version: string, deps: Buil
       upstreams.set(upstream.name, buildUpstream(upstream, config, deps))
       upstreamConfigs.set(upstream.name, upstream)
     }
-    const scope: BuildScope = { upstreams, upstreamConfigs, metrics: deps.metrics }
+    const scope: BuildScope = {
+      upstreams,
+      upstreamConfigs,
+      metrics: deps.metrics,
+      retries: new Map(),
+    }
     const entries = config.routes.map((route) => buildRouteEntry(route, scope))
     const router = createRouter(
       config.routes.map((route, i) => ({ match: route.match, data: entries[i] as RouteEntry })),
@@ -100,6 +107,7 @@ interface BuildScope {
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>
   readonly upstreamConfigs: ReadonlyMap<string, UpstreamConfig>
   readonly metrics: GatewayMetrics
+  readonly retries: Map<RetriesConfig, CompiledRetries>
 }
 
 function buildRouteEntry(route: RouteConfig, scope: BuildScope): RouteEntry {
@@ -109,13 +117,23 @@ function buildRouteEntry(route: RouteConfig, scope: BuildScope): RouteEntry {
     rewrite: compileRewrite(route.rewrite),
     requestHeaders: compileHeaderOps(route.headers.request),
     responseHeaders: compileHeaderOps(route.headers.response),
-    retries: {
-      attempts: route.retries.attempts,
-      on: new Set(route.retries.on),
-      nonIdempotent: route.retries.nonIdempotent,
-    },
+    retries: compileRetries(route.retries, scope),
     maxBodyBytes: route.maxBodyBytes,
   }
+}
+
+/** Compiled once per retries object: routes sharing the inherited settings share the result. */
+function compileRetries(retries: RetriesConfig, scope: BuildScope): CompiledRetries {
+  let compiled = scope.retries.get(retries)
+  if (compiled === undefined) {
+    compiled = {
+      attempts: retries.attempts,
+      on: new Set(retries.on),
+      nonIdempotent: retries.nonIdempotent,
+    }
+    scope.retries.set(retries, compiled)
+  }
+  return compiled
 }
 
 function compileAction(route: RouteConfig, scope: BuildScope): CompiledAction {

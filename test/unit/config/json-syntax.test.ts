@@ -1,7 +1,7 @@
 /** The strict JSON checker: valid JSON passes, each kind of error is located exactly. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { findJsonSyntaxError } from '../../../src/config/json-syntax.ts'
+import { findDuplicateKey, findJsonSyntaxError } from '../../../src/config/json-syntax.ts'
 
 test('accepts every JSON value form', () => {
   const valid = [
@@ -48,4 +48,21 @@ test('locates each kind of error', () => {
 test('reports absurd nesting instead of overflowing the stack', () => {
   const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`
   assert.deepStrictEqual(findJsonSyntaxError(deep)?.message, 'nesting too deep')
+})
+
+test('findDuplicateKey: a key repeated in one object, compared decoded', () => {
+  const cases: [string, number | null][] = [
+    ['{"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]}', null],
+    ['{"a": 1, "a": 2}', 9],
+    ['{"x": {"k": 1, "k": 2}}', 15],
+    ['{"a": 1, "\\u0061": 2}', 9],
+    ['[{"s": "not a key: \\"s\\": {"}, {"s": "\\\\"}]', null],
+    ['{"q\\"": 1, "q\\"": 2}', 11],
+    ['{"v": ["a", "a"], "w": "a"}', null],
+    ['{ "a" : { } , "b" : [ ] , "a" : 0 }', 26],
+  ]
+  for (const [text, offset] of cases) {
+    assert.doesNotThrow(() => JSON.parse(text), text)
+    assert.equal(findDuplicateKey(text)?.offset ?? null, offset, text)
+  }
 })
