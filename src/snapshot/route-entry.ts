@@ -14,7 +14,8 @@ import type { HashKey, HeaderOps, RewriteConfig, TimeoutsConfig } from '../confi
 /** One target as a snapshot sees it: config (weight) plus the registry's live state and pool. */
 export class TargetRef implements Pickable {
   readonly key: string
-  readonly weight: number
+  /** From the config, or from discovery (which may change it in place: see upstream-runtime). */
+  weight: number
   readonly state: TargetState
   readonly pool: Pool
 

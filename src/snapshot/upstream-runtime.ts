@@ -89,12 +89,13 @@ export class UpstreamTargets implements UpstreamRuntime {
           this.#deps.registry.acquire(this.name, target.origin, this.#settings.pool)
         next.set(target.origin, lease)
         const kept = byOrigin.get(target.origin)
-        // The same object for an unchanged target: a retry's "already tried" list still holds.
-        refs.push(
-          kept !== undefined && kept.weight === target.weight
-            ? kept
-            : new TargetRef(target.weight, lease.state, lease.pool),
-        )
+        // The same object for a target that stays, its weight updated in place: a retry's
+        // "already tried" list compares objects, and the balancer is rebuilt below anyway.
+        if (kept === undefined) refs.push(new TargetRef(target.weight, lease.state, lease.pool))
+        else {
+          kept.weight = target.weight
+          refs.push(kept)
+        }
       }
     } catch (err) {
       for (const [origin, lease] of next) if (!held.has(origin)) lease.release()
