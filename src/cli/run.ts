@@ -4,7 +4,7 @@
  * drains); SIGTERM/SIGINT drain and exit 0, a second one exits at once. Config errors at start
  * are printed one per line and exit 1.
  */
-import { createGateway, type Gateway } from '../gateway.ts'
+import { createGateway, type EtcdSourceOptions, type Gateway } from '../gateway.ts'
 import { removePidFile, writePidFile } from '../lifecycle/pid-file.ts'
 import { isUpgradeChild, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrade.ts'
 import { flushLogger, type LogFormat, type LogLevel } from '../log/logger.ts'
@@ -15,7 +15,7 @@ import { EarlySignals, serveUntilSignalled } from './signals.ts'
 export interface RunOptions {
   readonly configPath: string
   /** Fleet mode: the document comes from this etcd key instead of `configPath`. */
-  readonly etcd?: { readonly endpoints: readonly string[]; readonly key: string }
+  readonly etcd?: EtcdSourceOptions
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
   /** Written once serving (atomically), kept current across hot upgrades. */

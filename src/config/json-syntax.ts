@@ -1,7 +1,7 @@
 /**
- * A strict JSON syntax check that reports the offset of the first error. JSON documents are
- * read by the YAML parser (for positions and duplicate keys), which would also accept
- * `tru`, comments or trailing commas; this check keeps `.json` files honest JSON.
+ * What JSON.parse does not tell: where a JSON text's first syntax error is (the YAML parser that
+ * gives positions would accept `tru`, comments or trailing commas, so this check keeps `.json`
+ * files honest JSON), and whether a valid JSON text repeats a key in one object.
  */
 
 /** Where and why a text is not JSON. */
@@ -14,7 +14,6 @@ export interface JsonSyntaxError {
 interface Cursor {
   readonly text: string
   pos: number
-  readonly duplicateKeys: boolean
 }
 
 class JsonFail extends Error {
@@ -26,15 +25,11 @@ class JsonFail extends Error {
 }
 
 /**
- * The first syntax error of `text` as JSON (RFC 8259), or null when it is valid JSON. With
- * `duplicateKeys`, an object key repeated in the same object also counts as an error (JSON.parse
- * would silently keep the last one).
+ * The first syntax error of `text` as JSON (RFC 8259), or null when it is valid JSON. Only run
+ * for text JSON.parse refused, to say where and why; duplicate keys are `findDuplicateKey`'s.
  */
-export function findJsonSyntaxError(
-  text: string,
-  opts: { readonly duplicateKeys?: boolean } = {},
-): JsonSyntaxError | null {
-  const cur: Cursor = { text, pos: 0, duplicateKeys: opts.duplicateKeys === true }
+export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
+  const cur: Cursor = { text, pos: 0 }
   try {
     skipSpace(cur)
     readValue(cur)
@@ -60,10 +55,7 @@ function unexpected(cur: Cursor, expected: string): JsonFail {
 
 function readValue(cur: Cursor): void {
   const ch = cur.text[cur.pos]
-  if (ch === '{') {
-    const keys = cur.duplicateKeys ? new Set<string>() : null
-    return readContainer(cur, '}', (c) => readMember(c, keys))
-  }
+  if (ch === '{') return readContainer(cur, '}', readMember)
   if (ch === '[') return readContainer(cur, ']', readValue)
   if (ch === '"') return readString(cur)
   if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return readNumber(cur)
@@ -98,17 +90,9 @@ function readContainer(cur: Cursor, close: string, readItem: (cur: Cursor) => vo
   }
 }
 
-function readMember(cur: Cursor, keys: Set<string> | null): void {
+function readMember(cur: Cursor): void {
   if (cur.text[cur.pos] !== '"') throw unexpected(cur, 'a double-quoted key')
-  const start = cur.pos
   readString(cur)
-  if (keys !== null) {
-    const raw = cur.text.slice(start, cur.pos)
-    // Escapes can spell one key two ways ("a" and "\u0061"): compare decoded keys then.
-    const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)
-    if (keys.has(key)) throw new JsonFail(start, `duplicate key ${raw}`)
-    keys.add(key)
-  }
   skipSpace(cur)
   if (cur.text[cur.pos] !== ':') throw unexpected(cur, '":"')
   cur.pos++

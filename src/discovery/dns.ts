@@ -29,7 +29,6 @@ export class DnsSource extends BaseSource {
   readonly #resolver: Resolver | null
   #timer: NodeJS.Timeout | null = null
   #retryMs = RETRY_MS
-  #closed = false
 
   constructor(settings: DnsSettings, events: SourceEvents) {
     super(events)
@@ -46,26 +45,32 @@ export class DnsSource extends BaseSource {
 
   close(): void {
     this.closed = true
-    this.#closed = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     this.#resolver?.cancel()
+  }
+
+  /** A call, so that it is read afresh after every await. */
+  #isClosed(): boolean {
+    return this.closed
   }
 
   async #resolve(): Promise<void> {
     let delayMs = this.#settings.intervalMs
     try {
       const addresses = await this.#addresses()
-      if (this.#closed) return
+      if (this.#isClosed()) return
       if (addresses.length === 0) throw new Error('no A or AAAA records')
       this.#retryMs = RETRY_MS
       this.publish(addresses.map((a) => this.#target(a)))
     } catch (err) {
-      if (this.#closed) return
+      if (this.#isClosed()) return
       this.problem(`cannot resolve ${this.#settings.name}: ${messageOf(err)}`)
       delayMs = Math.min(this.#retryMs, delayMs)
       this.#retryMs = Math.min(this.#retryMs * 2, this.#settings.intervalMs)
     }
+    // close() may have come meanwhile (from a listener of the answer just published).
+    if (this.#isClosed()) return
     this.#timer = setTimeout(() => void this.#resolve(), delayMs)
     // A resolution timer never keeps the process alive by itself.
     this.#timer.unref()

@@ -12,9 +12,10 @@ import { EtcdSource } from './etcd.ts'
 import type { DiscoverySource, SourceEvents } from './source.ts'
 import { SharedMap } from '../util/shared.ts'
 
+/** A snapshot's hold on a source; the last release stops it. */
 export interface DiscoveryLease {
   readonly source: DiscoverySource
-  release(): void
+  readonly release: () => void
 }
 
 export class DiscoveryHub {

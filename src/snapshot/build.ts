@@ -29,7 +29,8 @@ import {
   type UpstreamRuntime,
 } from './route-entry.ts'
 import { Snapshot } from './snapshot.ts'
-import { UpstreamTargets, type DiscoveryLease } from './upstream-runtime.ts'
+import type { DiscoveryLease } from '../discovery/hub.ts'
+import { UpstreamTargets } from './upstream-runtime.ts'
 
 export interface BuildDeps {
   readonly registry: UpstreamRegistry

@@ -10,6 +10,7 @@
 import type { BalancerName, HashKey, OutlierConfig } from '../config/types.ts'
 import { createBalancer } from '../upstream/balancers/index.ts'
 import type { Balancer } from '../upstream/balancers/balancer.ts'
+import type { DiscoveryLease } from '../discovery/hub.ts'
 import type { DiscoveredTarget, DiscoverySource } from '../discovery/source.ts'
 import { OutlierDetector, type OnEjection } from '../upstream/outlier.ts'
 import type { PoolSettings, TargetLease, UpstreamRegistry } from '../upstream/registry.ts'
@@ -29,12 +30,6 @@ export interface RuntimeDeps {
   readonly onEjection: OnEjection
 }
 
-/** Where the targets come from: a discovery lease (released with the runtime). */
-export interface DiscoveryLease {
-  readonly source: DiscoverySource
-  release(): void
-}
-
 export class UpstreamTargets implements UpstreamRuntime {
   readonly name: string
   readonly hashKey: HashKey | null
@@ -46,6 +41,7 @@ export class UpstreamTargets implements UpstreamRuntime {
   readonly #deps: RuntimeDeps
   /** Held leases by origin (at most one per origin, whatever its weight). */
   #leases = new Map<string, TargetLease>()
+  /** Where the targets come from (released with the runtime), or null for static targets. */
   #discoveryLease: DiscoveryLease | null
   #unsubscribe: (() => void) | null = null
   #disposed = false
