@@ -188,3 +188,23 @@ export async function startUpgradable(
   }
   return gw
 }
+
+/**
+ * Where a process serves, from its `hitless serving on` line: that of `pid` when given, else the
+ * first one logged (the sockets never change across upgrades). Waits for the line up to 10 s.
+ */
+export async function servingAddresses(
+  gw: UpgradableGateway,
+  pid?: number,
+): Promise<{ url: string; admin: string }> {
+  let line: Record<string, unknown> | undefined
+  await waitFor(
+    () =>
+      (line = gw
+        .linesWith('hitless serving on')
+        .find((l) => pid === undefined || l['pid'] === pid)) !== undefined,
+    { timeoutMs: 10_000, message: `a serving line; stderr: ${gw.stderr()}` },
+  )
+  const { listeners, admin } = line as { listeners: { address: string }[]; admin: string }
+  return { url: `http://${listeners[0]?.address ?? ''}`, admin: `http://${admin}` }
+}

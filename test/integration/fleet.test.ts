@@ -14,6 +14,7 @@ import { startEtcd } from '../helpers/etcd-server.ts'
 import { get } from '../helpers/load.ts'
 import {
   isRunning,
+  servingAddresses,
   startUpgradable,
   type UpgradableGateway,
 } from '../helpers/upgradable-gateway.ts'
@@ -30,21 +31,6 @@ function doc(body: string): string {
     `  - { name: v, match: { path: /v }, respond: { status: 200, body: '${body} from \${HITLESS_NAME}' } }`,
     '',
   ].join('\n')
-}
-
-interface Serving {
-  readonly url: string
-  readonly admin: string
-}
-
-async function serving(gw: UpgradableGateway): Promise<Serving> {
-  let line: Record<string, unknown> | undefined
-  await waitFor(() => (line = gw.linesWith('hitless serving on')[0]) !== undefined, {
-    timeoutMs: 10_000,
-    message: `a serving line; stderr: ${gw.stderr()}`,
-  })
-  const { listeners, admin } = line as { listeners: { address: string }[]; admin: string }
-  return { url: `http://${listeners[0]?.address ?? ''}`, admin: `http://${admin}` }
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -82,7 +68,7 @@ test('fleet mode: two gateways follow one etcd key', { timeout: 120_000 }, async
     for (const gw of fleet) assert.ok([...gw.pids].every(isRunning), 'still running, waiting')
 
     await put(doc('rev 0'))
-    const ends = await Promise.all(fleet.map(serving))
+    const ends = await Promise.all(fleet.map((gw) => servingAddresses(gw)))
     const answers = async (path = '/v'): Promise<string[]> =>
       Promise.all(ends.map((e) => get(`${e.url}${path}`, agent)))
     assert.deepEqual(await answers(), ['rev 0 from g1', 'rev 0 from g2'])

@@ -25,6 +25,7 @@ import { request } from '../helpers/http-client.ts'
 import { runCli } from '../helpers/run-cli.ts'
 import {
   isRunning,
+  servingAddresses,
   startUpgradable,
   type UpgradableGateway,
 } from '../helpers/upgradable-gateway.ts'
@@ -64,16 +65,6 @@ async function origin(): Promise<FakeUpstream> {
       else send('ok')
     },
   })
-}
-
-/** Where the first process serves: its `hitless serving on` line (the sockets never change). */
-async function addresses(gw: UpgradableGateway): Promise<{ url: string; admin: string }> {
-  await waitFor(() => gw.linesWith('hitless serving on').length > 0, { message: 'serving line' })
-  const line = gw.linesWith('hitless serving on')[0] as {
-    listeners: { address: string }[]
-    admin: string
-  }
-  return { url: `http://${line.listeners[0]?.address ?? ''}`, admin: `http://${line.admin}` }
 }
 
 interface Outcome {
@@ -136,7 +127,7 @@ async function upgradesUnderLoad(t: TestContext, workers?: number): Promise<void
       ...(workers === undefined ? {} : { args: ['--workers', String(workers)] }),
     })
     const g = gw
-    const { url, admin } = await addresses(g)
+    const { url, admin } = await servingAddresses(g)
     const failures: string[] = []
     let ok = 0
     let retried = 0
@@ -240,7 +231,7 @@ test(
     const upstream = await origin()
     const gw = await startUpgradable(configText(upstream))
     try {
-      const { url } = await addresses(gw)
+      const { url } = await servingAddresses(gw)
       const old = gw.pid()
       // The running process rejects this edit too (its watcher sees it) and keeps its config.
       writeFileSync(gw.configPath, 'routes: [ { name: broken\n')
@@ -279,7 +270,7 @@ test(
       nodeArgs: ['--import', stall],
     })
     try {
-      const { url } = await addresses(gw)
+      const { url } = await servingAddresses(gw)
       const old = gw.pid()
       process.kill(old, 'SIGUSR2')
       await waitFor(() => gw.linesWith('hot upgrade: new process started').length === 1, {

@@ -13,7 +13,7 @@ import {
   type RequestOptions,
   connectRefused,
 } from '../helpers/http-client.ts'
-import { isRunning, startUpgradable } from '../helpers/upgradable-gateway.ts'
+import { isRunning, servingAddresses, startUpgradable } from '../helpers/upgradable-gateway.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
 function config(origin: FakeUpstream, body: string): string {
@@ -55,12 +55,7 @@ test(
     try {
       const supervisor = gw.pid()
       await waitFor(() => gw.linesWith('worker ready').length === 2, { message: 'two workers' })
-      const serving = gw.linesWith('hitless serving on').find((l) => l['pid'] === supervisor) as {
-        listeners: { address: string }[]
-        admin: string
-      }
-      const url = `http://${serving.listeners[0]?.address ?? ''}`
-      const admin = `http://${serving.admin}`
+      const { url, admin } = await servingAddresses(gw, supervisor)
       const workers = (): number[] =>
         gw.linesWith('worker ready').map((l) => Number(l['worker_pid']))
 
@@ -158,12 +153,7 @@ test(
     try {
       const supervisor = gw.pid()
       await waitFor(() => gw.linesWith('worker ready').length === 2, { message: 'two workers' })
-      const serving = gw.linesWith('hitless serving on').find((l) => l['pid'] === supervisor) as {
-        listeners: { address: string }[]
-        admin: string
-      }
-      const url = `http://${serving.listeners[0]?.address ?? ''}`
-      const admin = `http://${serving.admin}`
+      const { url, admin } = await servingAddresses(gw, supervisor)
       const first = gw.linesWith('worker ready')[0] as { config_version: string }
 
       const posted = await request(`${admin}/reload`, {
