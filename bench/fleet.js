@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Etcd3 } from 'etcd3'
-import { commandLine, machineInfo, sectionHead, writeSection } from './lib/results-md.js'
+import { commandLine, machineInfo, sectionHead, publishSection } from './lib/results-md.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
@@ -172,6 +172,4 @@ const section = [
   `| ${REVISIONS} | ${ms(pct(sorted, 50))} | ${ms(pct(sorted, 99))} | ${ms(sorted.at(-1))} |`,
   '',
 ].join('\n')
-process.stdout.write(section + '\n')
-if (!values['no-results-md'])
-  await writeSection(path.join(BENCH_DIR, 'RESULTS.md'), section, HEADING)
+await publishSection(section, HEADING, { noResultsMd: values['no-results-md'], log })

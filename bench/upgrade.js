@@ -16,7 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { commandLine, machineInfo, sectionHead, writeSection } from './lib/results-md.js'
+import { commandLine, machineInfo, sectionHead, publishSection } from './lib/results-md.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
@@ -244,8 +244,4 @@ const section = [
     'retried, and none failed).',
   '',
 ].join('\n')
-process.stdout.write(`${section}\n`)
-if (!values['no-results-md']) {
-  await writeSection(path.join(BENCH_DIR, 'RESULTS.md'), section, HEADING)
-  log('updated bench/RESULTS.md')
-}
+await publishSection(section, HEADING, { noResultsMd: values['no-results-md'], log })

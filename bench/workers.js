@@ -16,7 +16,7 @@ import { bodyFile, errorCount, runLoad } from './lib/load.js'
 import { startNginx } from './lib/nginx.js'
 import { readTreeCpuTicks, clockTicks } from './lib/proc-cpu.js'
 import { freePort, runWithCleanup, stop } from './lib/procs.js'
-import { commandLine, machineInfo, sectionHead, writeSection } from './lib/results-md.js'
+import { commandLine, machineInfo, sectionHead, publishSection } from './lib/results-md.js'
 import { EXTRA_HEADERS } from './lib/scenarios.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
@@ -147,11 +147,7 @@ runWithCleanup(
       ...rows,
       '',
     ].join('\n')
-    process.stdout.write(`${section}\n`)
-    if (!values['no-results-md']) {
-      await writeSection(path.join(BENCH_DIR, 'RESULTS.md'), section, HEADING)
-      log('updated bench/RESULTS.md')
-    }
+    await publishSection(section, HEADING, { noResultsMd: values['no-results-md'], log })
   },
   { log },
 )

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { nginxVersion } from './nginx.js'
 import { loadGenVersion } from './load.js'
 
@@ -87,6 +88,25 @@ export function renderSection({ machine, command, settings, pin, hitless, table,
  * Replaces the section under `heading` in RESULTS.md (or appends it), leaving every other
  * section as it was. `section` starts with that heading.
  */
+/**
+ * A benchmark's report: printed on stdout, and (unless `noResultsMd`) put in bench/RESULTS.md in
+ * place of the previous section under `heading`.
+ */
+export async function publishSection(
+  section,
+  heading,
+  { noResultsMd = false, log = () => {} } = {},
+) {
+  process.stdout.write(`${section}\n`)
+  if (noResultsMd) return
+  await writeSection(
+    path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'RESULTS.md'),
+    section,
+    heading,
+  )
+  log('updated bench/RESULTS.md')
+}
+
 export async function writeSection(file, section, heading = SECTION_HEADING) {
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n'
   const lines = old.split('\n')
