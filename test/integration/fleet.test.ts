@@ -124,6 +124,15 @@ test('fleet mode: two gateways follow one etcd key', { timeout: 120_000 }, async
       intervalMs: 20,
       message: 'revision 21 after the restart',
     })
+    // The outage was logged once by each, however often the client retried, and its end too
+    // (the log reaches stdout in batches: wait for the line).
+    for (const gw of fleet) {
+      await waitFor(() => gw.linesWith('etcd watch connected again').length > 0, {
+        message: 'the recovery is logged',
+      })
+      assert.equal(gw.linesWith('etcd problem').length, 1)
+      assert.equal(gw.linesWith('etcd watch connected again').length, 1)
+    }
   } finally {
     agent.destroy()
     await Promise.all(fleet.map((gw) => gw.close()))
