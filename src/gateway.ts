@@ -15,7 +15,9 @@ import { ConfigError, ErrorCode, GatewayError } from './errors.ts'
 import { drainListeners } from './lifecycle/drain.ts'
 import { ReloadController, type ReloadResult, type ReloadSource } from './lifecycle/reload.ts'
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log/logger.ts'
-import { GatewayMetrics } from './metrics/metrics.ts'
+import { GatewayMetrics, type RolloutCounts } from './metrics/metrics.ts'
+import { rolloutRoutes, type RolloutCommands } from './admin/routes/rollout.ts'
+import type { RolloutResult } from './lifecycle/rollout.ts'
 import { createClientErrorHandler } from './proxy/client-error.ts'
 import { sendError, sendRawError } from './proxy/error-response.ts'
 import { newRequestId } from './proxy/forwarded-headers.ts'
@@ -83,7 +85,16 @@ export interface GatewayControl {
   reload(document: string | undefined): Promise<ReloadResult>
   rollback(version: string): Promise<ReloadResult | null>
   metrics(): Promise<{ body: string; contentType: string }>
+  /** GET /rollout with every worker's counts summed. */
+  rolloutView(): Promise<unknown>
+  /** POST /rollout/promote | abort, for every worker. */
+  endRollout(action: 'promote' | 'abort'): Promise<RolloutResult | null>
+  /** This worker's counts of the running roll-out (sent every ROLLOUT_REPORT_MS while one runs). */
+  reportRollout(canaryVersion: string, counts: RolloutCounts): void
 }
+
+/** How often a worker sends its roll-out counts to the supervisor, which judges their sum. */
+const ROLLOUT_REPORT_MS = 50
 
 /** One upstream in GET /upstreams. */
 export interface UpstreamReport {
@@ -138,6 +149,8 @@ export class Gateway {
   #fileText: string | undefined
   #draining = false
   #closing: Promise<void> | null = null
+  /** A worker's timer sending its roll-out counts to the supervisor. */
+  #rolloutReporter: NodeJS.Timeout | null = null
 
   constructor(options: GatewayOptions) {
     const sources = [options.configPath, options.config, options.etcd].filter(
@@ -204,7 +217,9 @@ export class Gateway {
         }),
       prepare: (snapshot) => awaitDiscovery(snapshot, this.logger, DISCOVERY_WARMUP_MS),
       openListeners: (config) => this.#applyListeners(config),
-      onApplied: (config) => this.#registry.configure(config.upstreams),
+      onApplied: (upstreams) => this.#registry.configure(upstreams),
+      ...(options.random === undefined ? {} : { random: options.random }),
+      ...(options.control === undefined ? {} : { rolloutJudged: 'elsewhere' as const }),
       sourceName: this.#sourceName(),
     })
     this.metrics.setOpenConnectionsSource(() => this.#listeners.connectionCount)
@@ -268,6 +283,39 @@ export class Gateway {
     return this.#reloads
   }
 
+  /** The running staged roll-out with both versions' counts, or `none` and how the last ended. */
+  rolloutView(): ReturnType<ReloadController['rolloutView']> {
+    return this.#reloads.rolloutView()
+  }
+
+  /** Promotes the running canary to all traffic now; null when no roll-out runs. */
+  promoteRollout(reason = 'promoted by hand'): RolloutResult | null {
+    return this.#reloads.endRollout('promoted', reason)
+  }
+
+  /** Drops the running canary; the stable version serves everything. Null when none runs. */
+  abortRollout(reason = 'aborted by hand'): RolloutResult | null {
+    return this.#reloads.endRollout('aborted', reason)
+  }
+
+  /**
+   * A worker among several: the supervisor's decision about canary `version` (judged on every
+   * worker's counts), or the sum of those counts for GET /rollout and metrics.
+   */
+  followRollout(
+    decision:
+      | { readonly outcome: 'promoted' | 'rolled_back' | 'aborted'; readonly reason: string }
+      | { readonly counts: RolloutCounts },
+    version: string,
+  ): RolloutResult | null {
+    if ('counts' in decision) {
+      const rollout = this.#reloads.rollout
+      if (rollout?.canaryVersion === version) rollout.report(decision.counts)
+      return null
+    }
+    return this.#reloads.endRollout(decision.outcome, decision.reason, version)
+  }
+
   get addresses(): GatewayAddresses {
     const admin = this.#admin?.server.address()
     return {
@@ -325,6 +373,8 @@ export class Gateway {
       this.logger.info({ addresses: unclaimed }, 'inherited sockets not in the config: closed')
     }
     if (this.#options.watch === true && this.#options.configPath !== undefined) this.#watch()
+    const control = this.#options.control
+    if (control !== undefined) this.#reportRollouts(control)
     this.logger.info(
       { config_version: this.configVersion, ...this.addresses },
       `hitless serving on ${this.#listeners.all.map((l) => l.url).join(', ')}`,
@@ -414,8 +464,25 @@ export class Gateway {
     clearTimeout(timer)
   }
 
+  /** A worker sends its counts of a running roll-out to the supervisor, when they changed. */
+  #reportRollouts(control: GatewayControl): void {
+    let sent = ''
+    this.#rolloutReporter = setInterval(() => {
+      const rollout = this.#reloads.rollout
+      if (rollout === null) return
+      const counts = rollout.localCounts
+      const key = `${rollout.canaryVersion} ${JSON.stringify(counts)}`
+      if (key === sent) return
+      sent = key
+      control.reportRollout(rollout.canaryVersion, counts)
+    }, ROLLOUT_REPORT_MS)
+    this.#rolloutReporter.unref()
+  }
+
   /** Closes everything without waiting for requests (start failure, after a drain). */
   async #closeNow(): Promise<void> {
+    if (this.#rolloutReporter !== null) clearInterval(this.#rolloutReporter)
+    this.#reloads.close()
     this.#watcher?.close()
     this.#fleet?.close()
     for (const listener of [...this.#listeners.clear(), ...this.#retiring]) {
@@ -482,6 +549,14 @@ export class Gateway {
       reloads: this.#reloads,
       reload: (config) => control.reload(typeof config === 'string' ? config : undefined),
       rollback: (version) => control.rollback(version),
+    }
+  }
+
+  #rolloutCommands(): RolloutCommands {
+    return {
+      rolloutView: () => Promise.resolve(this.rolloutView()),
+      endRollout: (action) =>
+        Promise.resolve(action === 'promote' ? this.promoteRollout() : this.abortRollout()),
     }
   }
 
@@ -606,6 +681,7 @@ export class Gateway {
       routes: new Map([
         ...configRoutes(control === undefined ? this : this.#relayedCommands(control)),
         ['GET /upstreams', () => ({ status: 200, json: { upstreams: this.upstreamsReport() } })],
+        ...rolloutRoutes(control ?? this.#rolloutCommands()),
       ]),
     })
     let server: http.Server

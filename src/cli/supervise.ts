@@ -20,6 +20,7 @@ import { writePidFile, removePidFile } from '../lifecycle/pid-file.ts'
 import type { ReloadResult, ReloadSource } from '../lifecycle/reload.ts'
 import { isUpgradeChild, ownCommand, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrade.ts'
 import { WorkerPool } from '../lifecycle/workers.ts'
+import { WorkersRollout } from '../lifecycle/workers-rollout.ts'
 import { createLogger, flushLogger, type Logger } from '../log/logger.ts'
 import {
   describeSocketFd,
@@ -64,6 +65,21 @@ export async function superviseCommand(
     return 1
   }
   let current = { text, path, version: loaded.version }
+  /** The document of the canary the workers run, promoted into `current` if it wins. */
+  let canaryText: string | null = null
+  const rollout: WorkersRollout = new WorkersRollout({
+    logger,
+    decide: async (version, outcome, reason) => {
+      const results = await pool.decideRollout(version, outcome, reason)
+      if (outcome === 'promoted' && canaryText !== null) {
+        current = { text: canaryText, path, version }
+      }
+      canaryText = null
+      // Every worker ended the same canary; the first one's result stands for all.
+      return results.find((r) => r !== null) ?? null
+    },
+    share: (version, counts) => pool.shareRollout(version, counts),
+  })
   const pool: WorkerPool = new WorkerPool({
     count: opts.workers,
     sockets: held,
@@ -79,6 +95,8 @@ export async function superviseCommand(
         const merged = AggregatorRegistry.aggregate(await pool.metrics())
         return { body: await merged.metrics(), contentType: merged.contentType }
       },
+      endRollout: (action) => rollout.byHand(action),
+      rolloutCounts: (worker, version, counts) => rollout.report(worker, version, counts),
     },
   })
   /** Sends a document to every worker; the version they all serve becomes the current one. */
@@ -93,7 +111,24 @@ export async function superviseCommand(
       results.map((r: ReloadResult) => (r.outcome === 'rejected' ? null : r.version)),
     )
     const first: ReloadResult = results[0] ?? { outcome: 'rejected', errors: [] }
-    if (versions.size === 1 && !versions.has(null) && first.outcome !== 'rejected') {
+    if (versions.size === 1 && first.outcome === 'canary') {
+      const config = loadConfig(doc, { source: path, env: process.env }).config.rollout
+      if (config !== null) {
+        canaryText = doc
+        rollout.start(first.version, config)
+        logger.info(
+          { canary_version: first.version, stable_version: current.version, source },
+          'workers run a canary: the supervisor judges their summed counts',
+        )
+      }
+    } else if (versions.size === 1 && !versions.has(null) && first.outcome !== 'rejected') {
+      if (first.version === rollout.canaryVersion) {
+        logger.info({ canary_version: first.version, source }, 'workers already run this canary')
+        return first
+      }
+      // A document without a rollout block, or the stable one again: a canary is gone.
+      rollout.stop()
+      canaryText = null
       if (first.version === current.version) {
         logger.info({ config_version: first.version, source }, 'workers already serve this version')
       } else {

@@ -7,6 +7,7 @@
  */
 import { createGateway, type Gateway, type GatewayControl } from '../gateway.ts'
 import type { ReloadResult } from '../lifecycle/reload.ts'
+import type { RolloutResult } from '../lifecycle/rollout.ts'
 import { WORKER_ENV, type FromWorker, type ToWorker } from '../lifecycle/workers.ts'
 import { createLogger, flushLogger, type Logger } from '../log/logger.ts'
 import { InheritedSockets } from '../server/inherited.ts'
@@ -46,7 +47,10 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
   const asked = new Map<number, (answer: unknown) => void>()
   let nextId = 1
   // Unanswered when the supervisor is gone: each caller then falls back (below).
-  const ask = (what: 'reload' | 'rollback' | 'metrics', extra: object): Promise<unknown> =>
+  const ask = (
+    what: 'reload' | 'rollback' | 'metrics' | 'rollout-end',
+    extra: object,
+  ): Promise<unknown> =>
     new Promise((resolve) => {
       if (!process.connected) {
         resolve(undefined)
@@ -73,6 +77,10 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
     metrics: async () =>
       ((await ask('metrics', {})) as { body: string; contentType: string } | undefined) ??
       gateway.metrics.render(),
+    rolloutView: () => Promise.resolve(gateway.rolloutView()),
+    endRollout: async (action) =>
+      ((await ask('rollout-end', { action })) as RolloutResult | null | undefined) ?? null,
+    reportRollout: (version, counts) => send({ hitless: 'rollout-counts', version, counts }),
   }
   const logger = createLogger({ level: opts.logLevel, format: opts.logFormat }).child({
     worker: index,
@@ -106,6 +114,12 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
         break
       case 'metrics':
         void gateway.metrics.registry.getMetricsAsJSON().then(done(msg.id))
+        break
+      case 'rollout':
+        done(msg.id)(gateway.followRollout(msg, msg.version))
+        break
+      case 'rollout-counts':
+        gateway.followRollout(msg, msg.version)
         break
       case 'answer':
         asked.get(msg.id)?.(msg.answer)

@@ -16,6 +16,8 @@ import { once } from 'node:events'
 import type { Logger } from '../log/logger.ts'
 import { INHERITED_FDS_ENV, type InheritedSocket } from '../server/inherited.ts'
 import type { ReloadResult, ReloadSource } from './reload.ts'
+import type { RolloutCounts } from '../metrics/metrics.ts'
+import type { RolloutEnd, RolloutResult } from './rollout.ts'
 import type { UpgradeCommand } from './upgrade.ts'
 
 /** Set in a worker's environment: its index (0-based) among the workers. */
@@ -41,6 +43,14 @@ export type ToWorker =
   | { readonly hitless: 'metrics'; readonly id: number }
   | { readonly hitless: 'stop-accepting'; readonly id: number }
   | { readonly hitless: 'answer'; readonly id: number; readonly answer: unknown }
+  | {
+      readonly hitless: 'rollout'
+      readonly id: number
+      readonly version: string
+      readonly outcome: Exclude<RolloutEnd, 'superseded'>
+      readonly reason: string
+    }
+  | { readonly hitless: 'rollout-counts'; readonly version: string; readonly counts: RolloutCounts }
 
 /** Messages from a worker to the supervisor. */
 export type FromWorker =
@@ -49,16 +59,22 @@ export type FromWorker =
   | {
       readonly hitless: 'ask'
       readonly id: number
-      readonly what: 'reload' | 'rollback' | 'metrics'
+      readonly what: 'reload' | 'rollback' | 'metrics' | 'rollout-end'
       readonly text?: string
       readonly version?: string
+      readonly action?: 'promote' | 'abort'
     }
+  | { readonly hitless: 'rollout-counts'; readonly version: string; readonly counts: RolloutCounts }
 
 /** What the supervisor answers a worker's admin API with. */
 export interface WorkerQuestions {
   reload(text: string | undefined): Promise<ReloadResult>
   rollback(version: string): Promise<ReloadResult | null>
   metrics(): Promise<{ body: string; contentType: string }>
+  /** POST /rollout/promote | abort at a worker: decided for every worker. */
+  endRollout(action: 'promote' | 'abort'): Promise<RolloutResult | null>
+  /** A worker's own counts of the running canary `version`. */
+  rolloutCounts(worker: number, version: string, counts: RolloutCounts): void
 }
 
 export interface WorkerPoolOptions {
@@ -126,6 +142,28 @@ export class WorkerPool {
   /** Every ready worker's metrics, as prom-client's JSON (for AggregatorRegistry.aggregate). */
   async metrics(): Promise<object[]> {
     return this.#askAll((id) => ({ hitless: 'metrics', id })) as Promise<object[]>
+  }
+
+  /** Every worker ends canary `version` the same way; resolves with each worker's result. */
+  async decideRollout(
+    version: string,
+    outcome: Exclude<RolloutEnd, 'superseded'>,
+    reason: string,
+  ): Promise<(RolloutResult | null)[]> {
+    return this.#askAll((id) => ({ hitless: 'rollout', id, version, outcome, reason })) as Promise<
+      (RolloutResult | null)[]
+    >
+  }
+
+  /** Tells every worker the summed counts of canary `version` (no answer). */
+  shareRollout(version: string, counts: RolloutCounts): void {
+    for (const w of this.#workers.values()) {
+      if (!w.ready || !w.child.connected) continue
+      w.child.send(
+        { hitless: 'rollout-counts', version, counts } satisfies ToWorker,
+        () => undefined,
+      )
+    }
   }
 
   /** Every worker stops accepting (a hot upgrade's new workers take over); resolves when done. */
@@ -233,14 +271,20 @@ export class WorkerPool {
       resolve?.(msg.answer)
       return
     }
-    if (msg.hitless !== 'ask') return
     const { questions } = this.#options
-    const asked =
+    if (msg.hitless === 'rollout-counts') {
+      questions.rolloutCounts(worker.index, msg.version, msg.counts)
+      return
+    }
+    if (msg.hitless !== 'ask') return
+    const asked: Promise<unknown> =
       msg.what === 'reload'
         ? questions.reload(msg.text)
         : msg.what === 'rollback'
           ? questions.rollback(msg.version ?? '')
-          : questions.metrics()
+          : msg.what === 'rollout-end'
+            ? questions.endRollout(msg.action ?? 'abort')
+            : questions.metrics()
     void asked.then(
       (answer) => {
         if (worker.child.connected)

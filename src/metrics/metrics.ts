@@ -38,13 +38,21 @@ export interface TargetHealth {
   readonly available: boolean
 }
 
+/** Both versions' counts during a staged roll-out. */
+export interface RolloutCounts {
+  readonly canary: { readonly requests: number; readonly errors: number }
+  readonly stable: { readonly requests: number; readonly errors: number }
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry()
   readonly configReloads: Counter<'result'>
   readonly configInfo: Gauge<'version' | 'source' | 'revision'>
   readonly internalErrors: Counter<'where'>
   readonly ejections: Counter<'upstream' | 'target'>
+  readonly rolloutEvents: Counter<'event'>
   #inFlight = 0
+  #rollout: () => RolloutCounts | null = () => null
   #openConnections: () => number = () => 0
   #targets: () => readonly TargetHealth[] = () => []
   readonly #routes = new Map<string, RouteStats>()
@@ -69,6 +77,12 @@ export class GatewayMetrics {
       name: 'hitless_upstream_ejections_total',
       help: 'Targets ejected by passive outlier detection (consecutive failures).',
       labelNames: ['upstream', 'target'],
+      registers,
+    })
+    this.rolloutEvents = new Counter({
+      name: 'hitless_rollout_events_total',
+      help: 'Staged roll-out steps: started, promoted, rolled_back, aborted, superseded.',
+      labelNames: ['event'],
       registers,
     })
     this.internalErrors = new Counter({
@@ -175,6 +189,42 @@ export class GatewayMetrics {
         }
       },
     })
+    const readRollout = (): RolloutCounts | null => this.#rollout()
+    new Gauge({
+      name: 'hitless_rollout_active',
+      help: 'Whether a staged roll-out (a canary beside the stable version) is running (1) or not (0).',
+      aggregator: 'max',
+      registers,
+      collect() {
+        this.set(readRollout() === null ? 0 : 1)
+      },
+    })
+    for (const [field, name, help] of [
+      [
+        'requests',
+        'hitless_rollout_requests',
+        'Requests answered by each version of the running roll-out (role: canary | stable).',
+      ],
+      [
+        'errors',
+        'hitless_rollout_errors',
+        '5xx answers of each version of the running roll-out (role: canary | stable).',
+      ],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['role'],
+        registers,
+        collect() {
+          this.reset()
+          const counts = readRollout()
+          if (counts === null) return
+          this.set({ role: 'canary' }, counts.canary[field])
+          this.set({ role: 'stable' }, counts.stable[field])
+        },
+      })
+    }
     new Gauge({
       name: 'hitless_http_open_connections',
       help: 'Client connections open on the public listeners.',
@@ -195,6 +245,11 @@ export class GatewayMetrics {
 
   get inFlight(): number {
     return this.#inFlight
+  }
+
+  /** Where the roll-out gauges read the running roll-out's counts (null: none runs). */
+  setRolloutSource(source: () => RolloutCounts | null): void {
+    this.#rollout = source
   }
 
   /** Where the target-health gauge reads the targets (the upstream registry). */

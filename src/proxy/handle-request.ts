@@ -44,7 +44,7 @@ export function createRequestHandler(
     },
   }
   const run = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void => {
-    const snapshot = deps.holder.acquire()
+    const snapshot = deps.holder.acquire(req)
     if (snapshot === null) {
       sendError(res, ErrorCode.NOT_READY, newRequestId(), { close: true })
       return
@@ -87,6 +87,7 @@ function start(
         { method: req.method, status: res.statusCode, request_id: requestId, error: code },
         'request refused',
       )
+      snapshot.tally?.record(res.statusCode)
       snapshot.unpin()
     })
     sendError(res, code, requestId, { close: true })
@@ -175,5 +176,6 @@ function finish(ex: Exchange, deps: ProxyDeps): void {
     },
     'request',
   )
+  ex.snapshot.tally?.record(ex.status)
   ex.snapshot.unpin()
 }

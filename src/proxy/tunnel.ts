@@ -47,7 +47,7 @@ export function createUpgradeHandler(
 ): UpgradeHandler {
   const random = deps.random ?? Math.random
   return (req, socket, head) => {
-    const snapshot = deps.holder.acquire()
+    const snapshot = deps.holder.acquire(req)
     if (snapshot === null) {
       sendRawError(socket, ErrorCode.NOT_READY, newRequestId())
       return
@@ -67,6 +67,7 @@ export function createUpgradeHandler(
       // One access-log line per upgrade request, written when the tunnel (or refusal) ends.
       const duration_ms = Math.round((performance.now() - startMs) * 1000) / 1000
       snapshot.logger.info({ ...line, bytes: socket.bytesWritten, duration_ms }, 'tunnel')
+      snapshot.tally?.record(line.status)
       snapshot.unpin()
     })
     socket.on('error', () => socket.destroy())

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/types.ts'
 import type { Router } from '../router/router.ts'
 import type { RouteEntry, UpstreamRuntime } from './route-entry.ts'
 import type { Logger } from '../log/logger.ts'
+import type { RolloutTally } from './rollout-split.ts'
 
 export class Snapshot {
   readonly version: string
@@ -17,6 +18,8 @@ export class Snapshot {
   readonly createdAt = Date.now()
   /** Logger bound to this snapshot's `config_version`. */
   readonly logger: Logger
+  /** What this version answered, counted while it is one side of a staged roll-out. */
+  tally: RolloutTally | null = null
   #pinned = 0
   #retired = false
   #disposed = false

@@ -13,6 +13,7 @@ import { buildUpstreamHeaders } from '../forwarded-headers.ts'
 import { REPLAY_BUFFER_BYTES, RequestBody } from '../replay-buffer.ts'
 import { mayRetry } from '../retry-policy.ts'
 import { rewritePath } from '../rewrite.ts'
+import { cookieValue } from '../../util/cookie.ts'
 
 /** What forwarding needs from the listener and process around it. */
 export interface ForwardContext {
@@ -255,14 +256,4 @@ function hashKeyOf(ex: Exchange, key: HashKey): string | undefined {
     case 'cookie':
       return cookieValue(ex.req.headers.cookie, key.name)
   }
-}
-
-/** The value of cookie `name` in a Cookie header (RFC 6265 §5.4 `name=value; …`). */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=')
-    if (eq !== -1 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim()
-  }
-  return undefined
 }
