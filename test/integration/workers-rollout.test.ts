@@ -1,0 +1,115 @@
+/**
+ * Staged roll-out with `--workers 2` (SPEC §4.4, §5): the supervisor judges the workers' summed
+ * counts and every worker follows its one decision: a failing canary is rolled back in both, a
+ * promotion asked at one worker's admin API promotes both, and a worker started after the
+ * promotion serves the promoted version.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
+import { request } from '../helpers/http-client.ts'
+import { startLoad } from '../helpers/load.ts'
+import { servingAddresses, startUpgradable } from '../helpers/upgradable-gateway.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+
+function origin(status: number, body: string): Promise<FakeUpstream> {
+  return startFakeUpstream({
+    handler: (_req, res) => {
+      res.writeHead(status)
+      res.end(body)
+    },
+  })
+}
+
+function config(target: FakeUpstream, rollout = ''): string {
+  return [
+    'listeners:',
+    "  - { name: public, address: '127.0.0.1:0' }",
+    "admin: { address: '127.0.0.1:0' }",
+    'upstreams:',
+    `  app: { targets: [{ url: '${target.url}' }] }`,
+    'routes:',
+    '  - { name: app, match: { prefix: / }, upstream: app }',
+    rollout,
+    '',
+  ].join('\n')
+}
+
+test(
+  '--workers 2: every worker follows the supervisor’s roll-out decisions',
+  { timeout: 60_000 },
+  async () => {
+    const stable = await origin(200, 'stable')
+    const failing = await origin(500, 'failing')
+    const healthy = await origin(200, 'canary')
+    const gw = await startUpgradable(config(stable), { args: ['--workers', '2'] })
+    try {
+      const supervisor = gw.pid()
+      await waitFor(() => gw.linesWith('worker ready').length === 2, { message: 'two workers' })
+      const { url, admin } = await servingAddresses(gw, supervisor)
+
+      // A failing canary under load on fresh connections (spread over both workers).
+      const load = startLoad(url, { keepAlive: 0, fresh: 4 })
+      const failingDoc = config(
+        failing,
+        'rollout: { canary_percent: 25, window: 30s, max_error_rate: 0.05, min_requests: 40 }',
+      )
+      const started = await request(`${admin}/reload`, { method: 'POST', body: failingDoc })
+      assert.equal(started.json<{ outcome: string }>().outcome, 'canary')
+      await waitFor(() => gw.linesWith('roll-out rolled back').length === 2, {
+        timeoutMs: 20_000,
+        message: 'both workers roll the canary back',
+      })
+      const decided = gw.linesWith('roll-out decided for every worker')
+      assert.equal(decided.length, 1, 'one decision, by the supervisor')
+      assert.equal(decided[0]?.['outcome'], 'rolled_back')
+      assert.match(String(decided[0]?.['reason']), /\(all workers\)/)
+      const rolledBack = gw.linesWith('roll-out rolled back')
+      assert.equal(new Set(rolledBack.map((l) => l['pid'])).size, 2, 'each worker rolled back')
+      for (const line of rolledBack) {
+        const canary = line['canary'] as { requests: number; errors: number }
+        assert.ok(canary.requests >= 40, `summed canary requests: ${canary.requests}`)
+      }
+      const after = load.answers.length
+      await waitFor(() => load.answers.length > after + 100, { message: 'more load' })
+      const unexpected = await load.stop(['stable', 'status 500'])
+      assert.deepEqual(unexpected, [])
+      // In flight at the decision: at most one answer per loop may still come from the canary.
+      const late = load.answers.slice(after + 4).filter((a) => a !== 'stable')
+      assert.deepEqual(late, [])
+
+      // A promotion asked at one worker's admin API promotes both.
+      const healthyDoc = config(
+        healthy,
+        'rollout: { canary_percent: 50, window: 60s, max_error_rate: 0.5 }',
+      )
+      const canary = await request(`${admin}/reload`, { method: 'POST', body: healthyDoc })
+      const canaryVersion = canary.json<{ version: string }>().version
+      const running = await request(`${admin}/rollout`)
+      assert.equal(running.json<{ state: string }>().state, 'running')
+      const promoted = await request(`${admin}/rollout/promote`, { method: 'POST' })
+      assert.equal(promoted.status, 200)
+      assert.equal(promoted.json<{ outcome: string }>().outcome, 'promoted')
+      await waitFor(() => gw.linesWith('roll-out promoted').length === 2, {
+        message: 'both workers promote',
+      })
+      for (let i = 0; i < 20; i++) assert.equal((await request(url)).text(), 'canary')
+      const none = await request(`${admin}/rollout/abort`, { method: 'POST' })
+      assert.equal(none.status, 409)
+
+      // A worker that replaces a dead one starts on the promoted version.
+      const victim = Number(gw.linesWith('worker ready')[0]?.['worker_pid'])
+      process.kill(victim, 'SIGKILL')
+      await waitFor(() => gw.linesWith('worker ready').length === 3, {
+        timeoutMs: 10_000,
+        message: 'a replacement worker',
+      })
+      assert.equal(gw.linesWith('worker ready')[2]?.['config_version'], canaryVersion)
+    } finally {
+      await gw.close()
+      await stable.close()
+      await failing.close()
+      await healthy.close()
+    }
+  },
+)
