@@ -22,6 +22,7 @@ import { createClientErrorHandler } from './proxy/client-error.ts'
 import { sendError, sendRawError } from './proxy/error-response.ts'
 import { newRequestId } from './proxy/forwarded-headers.ts'
 import { createRequestHandler, type ProxyDeps } from './proxy/handle-request.ts'
+import type { Middleware } from './proxy/middleware.ts'
 import { createUpgradeHandler, type TunnelRegistry } from './proxy/tunnel.ts'
 import { fdOf, socketKey, type InheritedSocket, type InheritedSockets } from './server/inherited.ts'
 import { ListenerSet } from './server/listener-set.ts'
@@ -149,6 +150,8 @@ export class Gateway {
   #fileText: string | undefined
   #draining = false
   #closing: Promise<void> | null = null
+  /** The library's middleware (`use`), shared by every listener's handler. */
+  readonly #middleware: Middleware[] = []
   /** A worker's timer sending its roll-out counts to the supervisor. */
   #rolloutReporter: NodeJS.Timeout | null = null
 
@@ -223,6 +226,19 @@ export class Gateway {
       sourceName: this.#sourceName(),
     })
     this.metrics.setOpenConnectionsSource(() => this.#listeners.connectionCount)
+  }
+
+  /**
+   * Adds a middleware to the chain every HTTP request runs (SPEC §8), after those added before:
+   * `async (ctx, next) => { … await next() … }`. Works before or after `start()`, and the
+   * chain stays across reloads and roll-outs. Returns the gateway, for chaining.
+   */
+  use(middleware: Middleware): this {
+    if (typeof middleware !== 'function') {
+      throw new TypeError('gateway.use() takes a function (ctx, next) => …')
+    }
+    this.#middleware.push(middleware)
+    return this
   }
 
   /** True while the gateway serves and is not draining (GET /readyz). */
@@ -600,6 +616,7 @@ export class Gateway {
       metrics: this.metrics,
       logger: this.logger,
       isDraining,
+      middleware: this.#middleware,
       ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
     }
   }

@@ -11,6 +11,7 @@ import type { Backend, CompiledHeaderOps, TargetRef } from '../snapshot/route-en
 import type { Readable } from 'node:stream'
 import type { ServerResponse } from 'node:http'
 import { buildResponseHeaders } from './forwarded-headers.ts'
+import type { ResponseGate } from './middleware.ts'
 
 export type AttemptOutcome =
   | { readonly kind: 'complete' }
@@ -31,6 +32,8 @@ export interface AttemptRequest {
   readonly close: () => boolean
   /** Should a response with this status be discarded and retried? Asked before relaying it. */
   readonly retryOnStatus: (status: number) => boolean
+  /** With middleware: the head waits here, and the body with it, until the chain unwinds. */
+  readonly gate: ResponseGate | null
 }
 
 /** Response bytes that may wait for a slow client before the upstream is paused. */
@@ -64,6 +67,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   /** Response body bytes relayed to the client. */
   bytes = 0
   status = 0
+  /** From dispatch to the response headers, in ms (set when they arrive). */
+  headersMs = 0
 
   constructor(
     target: TargetRef,
@@ -110,27 +115,41 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.#headersReceived = true
     this.status = status
-    this.#backend.recorder.recordUpstream((performance.now() - this.#startMs) / 1000)
+    this.headersMs = performance.now() - this.#startMs
+    this.#backend.recorder.recordUpstream(this.headersMs / 1000)
     if (this.#req.retryOnStatus(status)) {
       // Read and drop the body so the upstream connection stays reusable.
       this.#discard = true
       return true
     }
     this.#resume = resume
-    const res = this.#res
     const headers = buildResponseHeaders(
       rawHeaders,
       this.#req.requestId,
       this.#req.responseHeaders,
       this.#req.close(),
     )
+    const gate = this.#req.gate
+    if (gate !== null) {
+      // Paused until the middleware chain has unwound and the (edited) head is written.
+      gate.hold(status, headers, (s, h) => {
+        if (this.#writeHead(s, h)) resume()
+      })
+      return false
+    }
+    this.#writeHead(status, headers)
+    return true
+  }
+
+  #writeHead(status: number, headers: string[]): boolean {
     try {
-      res.writeHead(status, headers)
+      this.#res.writeHead(status, headers)
+      return true
     } catch (cause) {
       this.#discard = true
       this.#abort?.(this.#error(ErrorCode.UPSTREAM_BAD_RESPONSE, 'response-headers', cause))
+      return false
     }
-    return true
   }
 
   onData(chunk: Buffer): boolean {

@@ -38,10 +38,26 @@ export function sendError(
   requestId: string,
   opts: { readonly close?: boolean } = {},
 ): void {
+  const error = prepareError(res, code, requestId, opts)
+  if (error === null) return
+  res.writeHead(error.status, error.headers)
+  res.end(error.body)
+}
+
+/**
+ * What sendError writes, with its side effects on the connection done (keep-alive off for a
+ * `close`); null when the head is out already (the response was cut instead).
+ */
+export function prepareError(
+  res: ServerResponse,
+  code: ErrorCode,
+  requestId: string,
+  opts: { readonly close?: boolean } = {},
+): { status: number; headers: string[]; body: string } | null {
   if (res.headersSent) {
     // Too late for a status: cutting the connection is the only honest signal left.
     res.destroy()
-    return
+    return null
   }
   const body = errorBody(code, requestId)
   const headers = [
@@ -59,14 +75,9 @@ export function sendError(
     // The request's socket, not res.socket: a queued pipelined response has none assigned yet.
     markClosing((res.req as IncomingMessage | undefined)?.socket ?? res.socket)
   }
-  res.writeHead(statusOf(code), headers)
-  res.end(body)
+  return { status: statusOf(code), headers, body }
 }
 
-/**
- * A server socket with Node's record of the response being written on it (Node's own default
- * clientError handler reads the same field).
- */
 type ServerSocket = Socket & { _httpMessage?: ServerResponse | null }
 
 /**

@@ -10,6 +10,7 @@ import type { RequestHead } from './request-head.ts'
 import type { RequestView } from '../router/router.ts'
 import type { Attempt } from './attempt.ts'
 import type { RequestBody } from './replay-buffer.ts'
+import type { RequestHeaderEdits, ResponseGate } from './middleware.ts'
 
 export class Exchange implements RequestView {
   readonly req: IncomingMessage
@@ -39,6 +40,10 @@ export class Exchange implements RequestView {
   continueSent = false
   /** Set once the client connection is gone: no more attempts. */
   aborted = false
+  /** With middleware: where the response head waits for the chain to unwind. */
+  gate: ResponseGate | null = null
+  /** With middleware: request header changes for the upstream. */
+  requestEdits: RequestHeaderEdits | null = null
 
   constructor(init: {
     req: IncomingMessage

@@ -13,7 +13,10 @@ import type { SnapshotHolder } from '../snapshot/holder.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
 import { forward, pickSplit, type ForwardContext } from './actions/forward.ts'
 import { redirect, respond } from './actions/respond.ts'
-import { sendError } from './error-response.ts'
+import { prepareError, sendError } from './error-response.ts'
+import type { Middleware } from './middleware.ts'
+import { runMiddleware, type MiddlewareDeps } from './run-middleware.ts'
+import { writeWhole } from './actions/respond.ts'
 import { Exchange } from './exchange.ts'
 import { newRequestId } from './forwarded-headers.ts'
 import { hostnameOf, readRequestHead } from './request-head.ts'
@@ -26,6 +29,8 @@ export interface ProxyDeps {
   /** True once a graceful stop began: responses then carry `Connection: close`. */
   readonly isDraining: () => boolean
   readonly random?: () => number
+  /** The library's middleware (`gateway.use`), run around routing; empty: none. */
+  readonly middleware?: readonly Middleware[]
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
@@ -43,6 +48,14 @@ export function createRequestHandler(
       ex.status = sendErrorOf(ex, code, close === true)
     },
   }
+  const middleware = deps.middleware ?? []
+  const routeIt = (ex: Exchange): void => dispatch(ex, ctx)
+  const middlewareDeps: MiddlewareDeps = {
+    onError: (ex, err) => {
+      deps.metrics.internalErrors.inc({ where: 'middleware' })
+      ex.snapshot.logger.error({ err, request_id: ex.requestId }, 'a middleware failed')
+    },
+  }
   const run = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void => {
     const snapshot = deps.holder.acquire(req)
     if (snapshot === null) {
@@ -53,7 +66,10 @@ export function createRequestHandler(
     let ex: Exchange | null = null
     try {
       ex = start(req, res, snapshot, expectContinue, deps)
-      if (ex !== null) dispatch(ex, ctx)
+      if (ex !== null) {
+        if (middleware.length === 0) dispatch(ex, ctx)
+        else runMiddleware(ex, middleware, routeIt, middlewareDeps)
+      }
     } catch (err) {
       // A bug, not a request problem: count it, log it, answer 500 without details.
       deps.metrics.internalErrors.inc({ where: 'handle-request' })
@@ -144,8 +160,10 @@ function sendErrorOf(ex: Exchange, code: ErrorCode, close: boolean): number {
     res.destroy()
     return ex.status
   }
-  sendError(res, code, ex.requestId, { close: close || ex.head.hasBody })
-  return res.statusCode
+  const error = prepareError(res, code, ex.requestId, { close: close || ex.head.hasBody })
+  if (error === null) return ex.status
+  writeWhole(ex, error.status, error.headers, error.body)
+  return error.status
 }
 
 /** Runs once per exchange, when the response is done or the connection is gone. */

@@ -50,6 +50,7 @@ export function forward(ex: Exchange, backend: Backend, ctx: ForwardContext): vo
     hostHeader: rewrite?.host ?? ex.head.host,
     ops: route.requestHeaders,
   })
+  ex.requestEdits?.applyTo(headers)
   const run = new ForwardRun(ex, backend, ctx, path + ex.query, headers)
   if (!ex.head.hasBody) {
     run.next(null)
@@ -142,6 +143,7 @@ class ForwardRun {
         responseHeaders: ex.route?.responseHeaders ?? null,
         close: this.#ctx.isDraining,
         retryOnStatus: (status) => this.#canRetry('request-sent', [String(status)]),
+        gate: ex.gate,
       },
       (outcome) => this.#onOutcome(attempt, outcome),
     )
@@ -159,7 +161,8 @@ class ForwardRun {
     }
     switch (outcome.kind) {
       case 'complete':
-        ex.status = attempt.status
+        // A middleware may have changed the status the client got.
+        ex.status = ex.gate === null ? attempt.status : ex.res.statusCode
         ex.bytes = attempt.bytes
         ex.body?.discardRest(() => closeAfterResponse(ex))
         return

@@ -13,10 +13,30 @@ export function respond(ex: Exchange, action: RespondAction, close: boolean): vo
   ex.recorder = action.recorder
   const headers = [...action.headers, 'x-request-id', ex.requestId]
   if (close) headers.push('connection', 'close')
-  ex.res.writeHead(action.status, headers)
-  ex.res.end(ex.method === 'HEAD' ? undefined : action.body)
+  const body = ex.method === 'HEAD' ? undefined : action.body
   ex.status = action.status
   ex.bytes = ex.method === 'HEAD' ? 0 : action.body.length
+  writeWhole(ex, action.status, headers, body)
+}
+
+/** Writes a whole response, after the middleware chain when there is one. */
+export function writeWhole(
+  ex: Exchange,
+  status: number,
+  headers: string[],
+  body: string | Buffer | undefined,
+): void {
+  const res = ex.res
+  if (ex.gate === null) {
+    res.writeHead(status, headers)
+    res.end(body)
+    return
+  }
+  ex.gate.hold(status, headers, (s, h) => {
+    ex.status = s
+    res.writeHead(s, h)
+    res.end(body)
+  })
 }
 
 /** Writes a redirect, filling `{path}`, `{query}`, `{uri}` and `{host}` in the location. */
@@ -32,7 +52,6 @@ export function redirect(ex: Exchange, action: RedirectAction, close: boolean): 
   }
   const headers = ['location', location, 'content-length', '0', 'x-request-id', ex.requestId]
   if (close) headers.push('connection', 'close')
-  ex.res.writeHead(action.status, headers)
-  ex.res.end()
   ex.status = action.status
+  writeWhole(ex, action.status, headers, undefined)
 }

@@ -1,0 +1,219 @@
+/**
+ * The library's onion middleware (SPEC §8, the seed's Gin chain; composed as Koa and Hono do):
+ * `gateway.use(async (ctx, next) => { … })`. Each request that has a snapshot and a valid head
+ * runs the chain, outermost first; `await next()` runs the rest (in the end: routing and the
+ * route's action) and returns once the response head is known but not yet sent, so that a
+ * middleware can read the upstream's status and timing and change the status and headers. The
+ * head goes out when the outermost middleware returns; a forwarded body waits for it (undici is
+ * paused), so nothing is buffered beyond what the upstream already sent.
+ *
+ * A middleware may answer by itself (`ctx.respond`) instead of calling `next()`. One that
+ * throws gets a 500 JSON error without details (logged with its stack), and the gateway goes on.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+
+/** A header list kept as Node's flat `[name, value, …]` array; names compared lowercase. */
+export class HeaderList {
+  readonly raw: string[]
+
+  constructor(raw: string[]) {
+    this.raw = raw
+  }
+
+  /** The first value of `name`, or undefined. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase()
+    const raw = this.raw
+    for (let i = 0; i < raw.length; i += 2) {
+      if ((raw[i] as string).toLowerCase() === lower) return raw[i + 1]
+    }
+    return undefined
+  }
+
+  /** Replaces every value of `name` with `value`. */
+  set(name: string, value: string): void {
+    this.delete(name)
+    this.raw.push(name.toLowerCase(), value)
+  }
+
+  /** Adds a value (a second Set-Cookie, say). */
+  append(name: string, value: string): void {
+    this.raw.push(name.toLowerCase(), value)
+  }
+
+  delete(name: string): void {
+    const lower = name.toLowerCase()
+    const raw = this.raw
+    for (let i = raw.length - 2; i >= 0; i -= 2) {
+      if ((raw[i] as string).toLowerCase() === lower) raw.splice(i, 2)
+    }
+  }
+}
+
+/** Changes to the request headers sent upstream, asked before `next()`. */
+export class RequestHeaderEdits {
+  readonly #headers: IncomingHttpHeaders
+  /** Lowercase name → new value, or null for removed. */
+  readonly edits = new Map<string, string | null>()
+
+  constructor(headers: IncomingHttpHeaders) {
+    this.#headers = headers
+  }
+
+  /** The value the upstream will see (the client's, or as changed here). */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase()
+    const edited = this.edits.get(lower)
+    if (edited !== undefined) return edited ?? undefined
+    const value = this.#headers[lower]
+    return Array.isArray(value) ? value.join(', ') : value
+  }
+
+  set(name: string, value: string): void {
+    this.edits.set(name.toLowerCase(), value)
+  }
+
+  delete(name: string): void {
+    this.edits.set(name.toLowerCase(), null)
+  }
+
+  /** Applies the edits to the flat header list of the upstream request. */
+  applyTo(headers: string[]): void {
+    const list = new HeaderList(headers)
+    for (const [name, value] of this.edits) {
+      if (value === null) list.delete(name)
+      else list.set(name, value)
+    }
+  }
+}
+
+/** What the upstream answered, for the middleware after `next()`. */
+export interface UpstreamInfo {
+  /** The upstream's name in the config. */
+  readonly name: string
+  /** The target that answered (`http://host:port`). */
+  readonly target: string
+  /** The status the upstream sent. */
+  readonly status: number
+  /** From sending the request upstream to its response headers, in ms. */
+  readonly durationMs: number
+}
+
+/** The response head after `next()`: status and headers, still changeable. */
+export interface ResponseHead {
+  status: number
+  readonly headers: HeaderList
+}
+
+/** A middleware's view of one request. */
+export interface Context {
+  readonly req: IncomingMessage
+  readonly method: string
+  /** The normalised path (no query). */
+  readonly path: string
+  /** `?…` or empty. */
+  readonly query: string
+  readonly host: string
+  readonly clientIp: string
+  readonly requestId: string
+  /** The config version this request runs on (the canary's during a roll-out, if it got it). */
+  readonly configVersion: string
+  /** The request headers the upstream will get: read, set or delete them before `next()`. */
+  readonly requestHeaders: RequestHeaderEdits
+  /** Room for middleware to pass values along. */
+  readonly state: Record<string, unknown>
+  /** After `next()`: the response head (null before, or when the client went away). */
+  readonly response: ResponseHead | null
+  /** After `next()`: the route that matched, or null. */
+  readonly route: string | null
+  /** After `next()`: the upstream that answered, or null (a `respond` route, an error). */
+  readonly upstream: UpstreamInfo | null
+  /** Answers without calling `next()`: the rest of the chain and the route do not run. */
+  respond(status: number, body?: string | Buffer, headers?: Record<string, string>): void
+}
+
+export type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void> | void
+
+/**
+ * Runs `fns` in onion order around `terminal` (Koa's compose): `next()` more than once in one
+ * middleware rejects.
+ */
+export function runChain<C>(
+  fns: readonly ((ctx: C, next: () => Promise<void>) => Promise<void> | void)[],
+  ctx: C,
+  terminal: () => Promise<void>,
+): Promise<void> {
+  let reached = -1
+  const dispatch = (i: number): Promise<void> => {
+    if (i <= reached) return Promise.reject(new Error('next() called more than once'))
+    reached = i
+    const fn = fns[i]
+    if (fn === undefined) return terminal()
+    try {
+      return Promise.resolve(fn(ctx, () => dispatch(i + 1)))
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+  return dispatch(0)
+}
+
+/** Writes a held response head (and lets the body follow). */
+export type HeadWriter = (status: number, headers: string[]) => void
+
+/**
+ * Holds the response head of a request that runs middleware: the writers (an upstream attempt,
+ * a `respond` or `redirect` action, an error) hand their head here instead of writing it, and
+ * it goes out once the chain has unwound.
+ */
+export class ResponseGate {
+  #state: 'waiting' | 'held' | 'released' | 'dropped' = 'waiting'
+  #write: HeadWriter | null = null
+  #head: ResponseHead | null = null
+  #onHeld: (() => void) | null = null
+  /** The chain has finished: a head handed over from now on is written at once. */
+  #chainDone = false
+
+  get head(): ResponseHead | null {
+    return this.#head
+  }
+
+  /** Resolves when a head is held (or the gate dropped: the client went away, an error). */
+  held(): Promise<void> {
+    if (this.#state !== 'waiting') return Promise.resolve()
+    return new Promise((resolve) => (this.#onHeld = resolve))
+  }
+
+  /** A writer hands its head over; `write` sends it when the chain has unwound. */
+  hold(status: number, headers: string[], write: HeadWriter): void {
+    if (this.#state !== 'waiting') return
+    this.#state = 'held'
+    this.#head = { status, headers: new HeaderList(headers) }
+    this.#write = write
+    if (this.#chainDone) this.release()
+    const resolve = this.#onHeld
+    this.#onHeld = null
+    resolve?.()
+  }
+
+  /** The chain has unwound: the held head goes out (as middleware left it). */
+  release(): void {
+    this.#chainDone = true
+    if (this.#state !== 'held') return
+    this.#state = 'released'
+    const head = this.#head as ResponseHead
+    const write = this.#write as HeadWriter
+    this.#write = null
+    write(head.status, head.headers.raw)
+  }
+
+  /** Nothing held will be written (the client is gone, or a middleware failed). */
+  drop(): void {
+    if (this.#state === 'released') return
+    this.#state = 'dropped'
+    this.#write = null
+    const resolve = this.#onHeld
+    this.#onHeld = null
+    resolve?.()
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The library API's onion middleware (SPEC §8): order, request and response header changes,
+ * short-circuit answers, the upstream's status and timing after next(), a 500 JSON error without
+ * details for a middleware that throws (and the gateway serving on), bodies both ways through
+ * the held head, and the chain staying across a reload.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createGateway, type Context, type Middleware } from '../../src/index.ts'
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
+import { request } from '../helpers/http-client.ts'
+import { collectingLogger, type LogLine } from '../helpers/start-gateway.ts'
+
+function config(origin: FakeUpstream, body = 'pong\n'): Record<string, unknown> {
+  return {
+    listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+    upstreams: { app: { targets: [{ url: origin.url }] } },
+    routes: [
+      { name: 'ping', match: { path: '/ping' }, respond: { status: 200, body } },
+      { name: 'app', match: { prefix: '/app' }, upstream: 'app' },
+    ],
+  }
+}
+
+describe('middleware', { timeout: 30_000 }, () => {
+  let origin: FakeUpstream
+  const big = Buffer.alloc(1024 * 1024, 'x')
+
+  before(async () => {
+    origin = await startFakeUpstream({
+      handler: (req, res, body) => {
+        if (req.url === '/app/big') {
+          res.end(big)
+          return
+        }
+        res.writeHead(req.url === '/app/teapot' ? 418 : 200, {
+          'content-type': 'application/json',
+          'x-origin': 'yes',
+        })
+        res.end(JSON.stringify({ url: req.url, headers: req.headers, body: body.length }))
+      },
+    })
+  })
+
+  after(() => origin.close())
+
+  async function withGateway(
+    middleware: Middleware[],
+    run: (url: string, logs: LogLine[], gw: ReturnType<typeof createGateway>) => Promise<void>,
+  ): Promise<void> {
+    const logs: LogLine[] = []
+    const gw = createGateway({ config: config(origin), logger: collectingLogger(logs), env: {} })
+    for (const m of middleware) gw.use(m)
+    await gw.start()
+    try {
+      await run(`http://${gw.addresses.listeners[0]?.address}`, logs, gw)
+    } finally {
+      await gw.close()
+    }
+  }
+
+  test('onion order; request headers changed for the upstream; response headers after next()', async () => {
+    const order: string[] = []
+    const layer =
+      (name: string): Middleware =>
+      async (ctx, next) => {
+        order.push(`${name}>`)
+        ctx.requestHeaders.set(`x-${name}`, 'seen')
+        await next()
+        order.push(`<${name}`)
+        ctx.response?.headers.append('x-order', name)
+      }
+    const strip: Middleware = async (ctx, next) => {
+      ctx.requestHeaders.delete('x-secret')
+      assert.equal(ctx.requestHeaders.get('x-secret'), undefined)
+      await next()
+      ctx.response?.headers.delete('x-origin')
+    }
+    await withGateway([layer('a'), layer('b'), strip, layer('c')], async (url) => {
+      const reply = await request(`${url}/app/x`, { headers: { 'x-secret': 'hunter2' } })
+      assert.equal(reply.status, 200)
+      assert.deepEqual(order, ['a>', 'b>', 'c>', '<c', '<b', '<a'])
+      const seen = reply.json<{ headers: Record<string, string> }>().headers
+      assert.equal(seen['x-a'], 'seen')
+      assert.equal(seen['x-c'], 'seen')
+      assert.equal(seen['x-secret'], undefined)
+      // Appended innermost first, as the chain unwinds.
+      assert.equal(reply.headers['x-order'], 'c, b, a')
+      assert.equal(reply.headers['x-origin'], undefined)
+    })
+  })
+
+  test('a middleware answers by itself: the route and the upstream never run', async () => {
+    const before = origin.requests.length
+    const auth: Middleware = async (ctx, next) => {
+      if (ctx.req.headers.authorization !== 'Bearer letmein') {
+        ctx.respond(401, '{"error":"unauthorized"}\n', { 'content-type': 'application/json' })
+        return
+      }
+      await next()
+    }
+    const later: Middleware = () => {
+      throw new Error('must not run')
+    }
+    await withGateway([auth, later], async (url, logs) => {
+      const refused = await request(`${url}/app/x`)
+      assert.equal(refused.status, 401)
+      assert.equal(refused.text(), '{"error":"unauthorized"}\n')
+      assert.equal(refused.headers['content-type'], 'application/json')
+      assert.ok(refused.headers['x-request-id'])
+      assert.equal(origin.requests.length, before)
+      const line = logs.find((l) => l.msg === 'request' && l.status === 401)
+      assert.ok(line, 'the access log has the answer')
+    })
+  })
+
+  test('after next(): the upstream status and timing, and a changed status', async () => {
+    const seen: Context['upstream'][] = []
+    const timing: Middleware = async (ctx, next) => {
+      const started = performance.now()
+      await next()
+      seen.push(ctx.upstream)
+      ctx.response?.headers.set('x-response-time', `${(performance.now() - started).toFixed(1)}ms`)
+      if (ctx.response?.status === 418) ctx.response.status = 503
+    }
+    await withGateway([timing], async (url) => {
+      const ok = await request(`${url}/app/x`)
+      assert.equal(ok.status, 200)
+      assert.match(String(ok.headers['x-response-time']), /^\d+\.\dms$/)
+      const teapot = await request(`${url}/app/teapot`)
+      assert.equal(teapot.status, 503)
+      assert.equal(seen[0]?.name, 'app')
+      assert.equal(seen[0]?.target, origin.url)
+      assert.equal(seen[0]?.status, 200)
+      assert.ok((seen[0]?.durationMs ?? -1) >= 0)
+      assert.equal(seen[1]?.status, 418)
+      // A `respond` route and a 404: no upstream, but the head can be changed all the same.
+      const pong = await request(`${url}/ping`)
+      assert.equal(pong.text(), 'pong\n')
+      assert.ok(pong.headers['x-response-time'])
+      assert.equal(seen[2], null)
+      const missing = await request(`${url}/nowhere`)
+      assert.equal(missing.status, 404)
+      assert.ok(missing.headers['x-response-time'])
+    })
+  })
+
+  test('bodies pass both ways while the head is held', async () => {
+    const noop: Middleware = async (_ctx, next) => {
+      await next()
+    }
+    await withGateway([noop], async (url) => {
+      const posted = await request(`${url}/app/post`, { method: 'POST', body: 'x'.repeat(300_000) })
+      assert.equal(posted.json<{ body: number }>().body, 300_000)
+      const large = await request(`${url}/app/big`)
+      assert.equal(large.body.length, big.length)
+    })
+  })
+
+  test('a middleware that throws gets a 500 JSON error without details; the gateway serves on', async () => {
+    let mode = 'before'
+    const flaky: Middleware = async (_ctx, next) => {
+      if (mode === 'before') throw new Error('boom before next')
+      if (mode === 'twice') {
+        await next()
+        await next()
+        return
+      }
+      if (mode === 'idle') return
+      await next()
+      if (mode === 'after') throw new Error('boom after next')
+    }
+    await withGateway([flaky], async (url, logs) => {
+      for (const m of ['before', 'after', 'twice', 'idle']) {
+        mode = m
+        const reply = await request(`${url}/app/x`)
+        assert.equal(reply.status, 500, m)
+        const body = reply.json<Record<string, unknown>>()
+        assert.deepEqual(Object.keys(body).sort(), ['error', 'request_id', 'status'], m)
+        assert.doesNotMatch(reply.text(), /boom|at |next\(\)/, m)
+      }
+      mode = 'ok'
+      assert.equal((await request(`${url}/app/x`)).status, 200)
+      const failures = logs.filter((l) => l.msg === 'a middleware failed')
+      assert.equal(failures.length, 4)
+      assert.match(JSON.stringify(failures[0]), /boom before next/)
+    })
+  })
+
+  test('the chain stays across a reload and sees the version each request runs on', async () => {
+    const versions: string[] = []
+    const record: Middleware = async (ctx, next) => {
+      versions.push(ctx.configVersion)
+      await next()
+    }
+    await withGateway([record], async (url, _logs, gw) => {
+      assert.equal((await request(`${url}/ping`)).text(), 'pong\n')
+      const result = await gw.reload(config(origin, 'pong two\n'))
+      assert.equal(result.outcome, 'applied')
+      assert.equal((await request(`${url}/ping`)).text(), 'pong two\n')
+      assert.equal(versions.length, 2)
+      assert.notEqual(versions[0], versions[1])
+      assert.equal(versions[1], gw.configVersion)
+    })
+  })
+})
