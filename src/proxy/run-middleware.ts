@@ -113,7 +113,12 @@ export function runMiddleware(
   )
 }
 
-function unwound(ex: Exchange, ctx: ExchangeContext, gate: ResponseGate, deps: MiddlewareDeps): void {
+function unwound(
+  ex: Exchange,
+  ctx: ExchangeContext,
+  gate: ResponseGate,
+  deps: MiddlewareDeps,
+): void {
   const answer = ctx.answer
   if (answer !== null) {
     // A middleware answered: the route never ran.
