@@ -144,17 +144,52 @@ const hitless = {
   },
 }
 
+/** hitless as a library with `count` no-op middleware (bench/candidates/hitless-library.js). */
+function libraryCandidate(count) {
+  const name = `hitless-lib-${count}`
+  return {
+    name,
+    unavailable(ctx) {
+      const index = path.join(ctx.repoDir, 'dist', 'index.js')
+      return fs.existsSync(index)
+        ? null
+        : `not yet measured: ${path.relative(ctx.repoDir, index)} is missing (run \`npm run build\` first)`
+    },
+    async start(ctx) {
+      const errFile = path.join(ctx.tmpDir, `${name}.stderr.log`)
+      const script = path.join(ctx.benchDir, 'candidates', 'hitless-library.js')
+      const child = start(process.execPath, [script], {
+        core: ctx.core,
+        env: { ORIGIN_URL: ctx.origin.url, MIDDLEWARE: String(count) },
+        errFile,
+        cwd: ctx.benchDir,
+      })
+      try {
+        const port = await readListeningPort(child)
+        child.stdout.resume()
+        await waitForAccept(port, { child })
+        return { pid: child.pid, port, pathPrefix: HITLESS_PREFIX, stop: () => stop(child) }
+      } catch (err) {
+        await stop(child)
+        throw new Error(`${name} did not start: ${err.message}\n${tail(errFile)}`)
+      }
+    },
+  }
+}
+
 export const CANDIDATES = [
   direct,
   hitless,
   scriptCandidate('minimal', 'minimal-proxy.js'),
   scriptCandidate('fastify-http-proxy', 'fastify-http-proxy.js'),
   scriptCandidate('http-proxy', 'http-proxy.js'),
+  // Only when asked for by name (bench/middleware.js): not part of the default run.
+  ...[0, 1, 5].map((n) => ({ ...libraryCandidate(n), onlyByName: true })),
 ]
 
 /** Candidates selected by --only (names), in the canonical order. */
 export function selectCandidates(only) {
-  if (!only?.length) return CANDIDATES
+  if (!only?.length) return CANDIDATES.filter((c) => !c.onlyByName)
   const unknown = only.filter((n) => !CANDIDATES.some((c) => c.name === n))
   if (unknown.length) {
     throw new Error(

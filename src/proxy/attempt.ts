@@ -69,6 +69,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
   status = 0
   /** From dispatch to the response headers, in ms (set when they arrive). */
   headersMs = 0
+  /** Body chunks waiting for the middleware chain to unwind (null: not waiting). */
+  #held: Buffer[] | null = null
+  #heldBytes = 0
+  #heldPaused = false
+  #heldComplete = false
 
   constructor(
     target: TargetRef,
@@ -82,6 +87,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.#res = res
     this.#req = req
     this.#done = done
+  }
+
+  /** The upstream's name in the config (for middleware, see ResponseGate). */
+  get upstreamName(): string {
+    return this.#backend.upstream.name
   }
 
   /** Sends the request; the outcome arrives through `done`, exactly once. */
@@ -104,7 +114,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   /** Cuts the attempt (client went away, drain deadline). */
   abort(reason: GatewayError): void {
     if (this.#finished) return
-    if (this.#abort !== null) this.#abort(reason)
+    if (this.#abort !== null && !this.#heldComplete) this.#abort(reason)
     else this.#finish({ kind: 'error', error: reason, responseStarted: this.#headersReceived })
   }
 
@@ -131,14 +141,30 @@ export class Attempt implements Dispatcher.DispatchHandler {
     )
     const gate = this.#req.gate
     if (gate !== null) {
-      // Paused until the middleware chain has unwound and the (edited) head is written.
-      gate.hold(status, headers, (s, h) => {
-        if (this.#writeHead(s, h)) resume()
-      })
-      return false
+      // The (edited) head goes out when the middleware chain has unwound; until then the body
+      // waits here (see onData).
+      this.#held = []
+      gate.hold(status, headers, (s, h) => this.#release(s, h), this)
+      return true
     }
     this.#writeHead(status, headers)
     return true
+  }
+
+  /** The middleware chain has unwound: head, then what waited, then the rest as usual. */
+  #release(status: number, headers: string[]): void {
+    const held = this.#held
+    this.#held = null
+    if (!this.#writeHead(status, headers) || held === null) return
+    const res = this.#res
+    for (const chunk of held) res.write(chunk)
+    if (this.#heldComplete) {
+      res.end()
+      this.#finish({ kind: 'complete' })
+    } else if (this.#heldPaused) {
+      this.#heldPaused = false
+      this.#resume?.()
+    }
   }
 
   #writeHead(status: number, headers: string[]): boolean {
@@ -155,6 +181,15 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     if (this.#discard) return true
     this.bytes += chunk.length
+    const held = this.#held
+    if (held !== null) {
+      // Waiting for the middleware chain: keep up to RESPONSE_SLACK_BYTES, then pause.
+      held.push(chunk)
+      this.#heldBytes += chunk.length
+      if (this.#heldBytes < RESPONSE_SLACK_BYTES) return true
+      this.#heldPaused = true
+      return false
+    }
     const res = this.#res
     // Back-pressure with some slack: pausing undici each time a 16 KiB chunk fills the
     // response's 16 KiB buffer cost 10-60 ms p99 stalls (bench/RESULTS.md) for no memory gain;
@@ -167,6 +202,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.#discard) {
       this.#finish({ kind: 'retry-status', status: this.status })
+      return
+    }
+    if (this.#held !== null) {
+      // Ends when the middleware chain has unwound and the head is out (#release).
+      this.#heldComplete = true
       return
     }
     this.#res.end()

@@ -175,6 +175,8 @@ function finish(ex: Exchange, deps: ProxyDeps): void {
     ex.aborted = true
     if (ex.attempt !== null) ex.bytes = ex.attempt.bytes
     ex.attempt?.abort(new GatewayError(ErrorCode.CLIENT_ABORTED, 'client went away'))
+    // A middleware waiting in `next()` gets it back; nothing held will be written.
+    ex.gate?.drop()
   }
   const durationS = (performance.now() - ex.startMs) / 1000
   ex.recorder?.record(ex.method, ex.status, durationS)

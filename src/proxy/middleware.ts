@@ -53,8 +53,8 @@ export class HeaderList {
 /** Changes to the request headers sent upstream, asked before `next()`. */
 export class RequestHeaderEdits {
   readonly #headers: IncomingHttpHeaders
-  /** Lowercase name → new value, or null for removed. */
-  readonly edits = new Map<string, string | null>()
+  /** Lowercase name → new value, or null for removed (created on the first change). */
+  #edits: Map<string, string | null> | null = null
 
   constructor(headers: IncomingHttpHeaders) {
     this.#headers = headers
@@ -63,24 +63,25 @@ export class RequestHeaderEdits {
   /** The value the upstream will see (the client's, or as changed here). */
   get(name: string): string | undefined {
     const lower = name.toLowerCase()
-    const edited = this.edits.get(lower)
+    const edited = this.#edits?.get(lower)
     if (edited !== undefined) return edited ?? undefined
     const value = this.#headers[lower]
     return Array.isArray(value) ? value.join(', ') : value
   }
 
   set(name: string, value: string): void {
-    this.edits.set(name.toLowerCase(), value)
+    ;(this.#edits ??= new Map()).set(name.toLowerCase(), value)
   }
 
   delete(name: string): void {
-    this.edits.set(name.toLowerCase(), null)
+    ;(this.#edits ??= new Map()).set(name.toLowerCase(), null)
   }
 
   /** Applies the edits to the flat header list of the upstream request. */
   applyTo(headers: string[]): void {
+    if (this.#edits === null) return
     const list = new HeaderList(headers)
-    for (const [name, value] of this.edits) {
+    for (const [name, value] of this.#edits) {
       if (value === null) list.delete(name)
       else list.set(name, value)
     }
@@ -158,6 +159,16 @@ export function runChain<C>(
   return dispatch(0)
 }
 
+/** An upstream attempt, as the gate describes it to middleware. */
+export interface HeldFrom {
+  readonly upstreamName: string
+  readonly target: { readonly key: string }
+  readonly status: number
+  readonly headersMs: number
+}
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
 /** Writes a held response head (and lets the body follow). */
 export type HeadWriter = (status: number, headers: string[]) => void
 
@@ -171,6 +182,8 @@ export class ResponseGate {
   #write: HeadWriter | null = null
   #head: ResponseHead | null = null
   #onHeld: (() => void) | null = null
+  /** The upstream attempt whose head is held, if it came from one. */
+  #from: HeldFrom | null = null
   /** The chain has finished: a head handed over from now on is written at once. */
   #chainDone = false
 
@@ -180,16 +193,29 @@ export class ResponseGate {
 
   /** Resolves when a head is held (or the gate dropped: the client went away, an error). */
   held(): Promise<void> {
-    if (this.#state !== 'waiting') return Promise.resolve()
+    if (this.#state !== 'waiting') return RESOLVED
     return new Promise((resolve) => (this.#onHeld = resolve))
   }
 
+  /** What the upstream answered, when the held head came from an upstream attempt. */
+  get upstream(): UpstreamInfo | null {
+    const from = this.#from
+    if (from === null) return null
+    return {
+      name: from.upstreamName,
+      target: from.target.key,
+      status: from.status,
+      durationMs: from.headersMs,
+    }
+  }
+
   /** A writer hands its head over; `write` sends it when the chain has unwound. */
-  hold(status: number, headers: string[], write: HeadWriter): void {
+  hold(status: number, headers: string[], write: HeadWriter, from: HeldFrom | null = null): void {
     if (this.#state !== 'waiting') return
     this.#state = 'held'
     this.#head = { status, headers: new HeaderList(headers) }
     this.#write = write
+    this.#from = from
     if (this.#chainDone) this.release()
     const resolve = this.#onHeld
     this.#onHeld = null

@@ -20,15 +20,45 @@ import {
 
 class ExchangeContext implements Context {
   readonly #ex: Exchange
-  readonly requestHeaders: RequestHeaderEdits
-  readonly state: Record<string, unknown> = {}
+  readonly #gate: ResponseGate
+  readonly #deps: MiddlewareDeps
+  #state: Record<string, unknown> | null = null
   nextCalled = false
   answer: { status: number; body: string | Buffer | undefined; headers: string[] } | null = null
-  upstream: UpstreamInfo | null = null
 
-  constructor(ex: Exchange, edits: RequestHeaderEdits) {
+  constructor(ex: Exchange, gate: ResponseGate, deps: MiddlewareDeps) {
     this.#ex = ex
-    this.requestHeaders = edits
+    this.#gate = gate
+    this.#deps = deps
+  }
+
+  /** Created on first use: most middleware never asks. */
+  get requestHeaders(): RequestHeaderEdits {
+    return (this.#ex.requestEdits ??= new RequestHeaderEdits(this.#ex.req.headers))
+  }
+
+  get state(): Record<string, unknown> {
+    return (this.#state ??= {})
+  }
+
+  /** `next()` at the end of the chain: routing and the route's action; back at the head. */
+  terminal(dispatch: (ex: Exchange) => void): Promise<void> {
+    this.nextCalled = true
+    dispatch(this.#ex)
+    return this.#gate.held()
+  }
+
+  /** The chain has unwound. */
+  unwound(): void {
+    unwound(this.#ex, this, this.#gate, this.#deps)
+  }
+
+  failed(err: unknown): void {
+    failed(this.#ex, this.#gate, this.#deps, err)
+  }
+
+  get upstream(): UpstreamInfo | null {
+    return this.#gate.upstream
   }
 
   get req(): IncomingMessage {
@@ -56,7 +86,7 @@ class ExchangeContext implements Context {
     return this.#ex.snapshot.version
   }
   get response(): ResponseHead | null {
-    return this.#ex.gate?.head ?? null
+    return this.#gate.head
   }
   get route(): string | null {
     return this.#ex.route?.name ?? null
@@ -86,30 +116,12 @@ export function runMiddleware(
   deps: MiddlewareDeps,
 ): void {
   const gate = new ResponseGate()
-  const edits = new RequestHeaderEdits(ex.req.headers)
   ex.gate = gate
-  ex.requestEdits = edits
-  const ctx = new ExchangeContext(ex, edits)
-  // The client went away: nothing will be written, and a waiting `next()` returns.
-  ex.res.once('close', () => gate.drop())
-  const terminal = (): Promise<void> => {
-    ctx.nextCalled = true
-    dispatch(ex)
-    return gate.held().then(() => {
-      const attempt = ex.attempt
-      if (attempt !== null && ex.gate?.head !== null) {
-        ctx.upstream = {
-          name: ex.upstream,
-          target: ex.target,
-          status: attempt.status,
-          durationMs: attempt.headersMs,
-        }
-      }
-    })
-  }
-  runChain(fns, ctx, terminal).then(
-    () => unwound(ex, ctx, gate, deps),
-    (err: unknown) => failed(ex, gate, deps, err),
+  const ctx = new ExchangeContext(ex, gate, deps)
+  // (When the client goes away, handle-request's finish() drops the gate: `next()` returns.)
+  runChain(fns, ctx, () => ctx.terminal(dispatch)).then(
+    () => ctx.unwound(),
+    (err: unknown) => ctx.failed(err),
   )
 }
 
