@@ -95,7 +95,7 @@ export interface GatewayControl {
 }
 
 /** How often a worker sends its roll-out counts to the supervisor, which judges their sum. */
-const ROLLOUT_REPORT_MS = 50
+const ROLLOUT_REPORT_MS = 20
 
 /** One upstream in GET /upstreams. */
 export interface UpstreamReport {

@@ -1,6 +1,6 @@
 /**
  * A staged roll-out across `--workers N` (SPEC §4.4, §5): every worker runs the same canary,
- * but no worker decides alone. Each sends its counts (every 50 ms while they change); the
+ * but no worker decides alone. Each sends its counts (every 20 ms while they change); the
  * supervisor sums them, judges the sum with the rule of rollout.ts, owns the window's timer, and
  * tells every worker the one decision (rolled back, promoted, or by hand). The sums go back to
  * the workers too, so GET /rollout and the metrics of any worker show the whole gateway's counts.
