@@ -13,7 +13,13 @@ import type { GatewayMetrics } from '../metrics/metrics.ts'
 import type { SnapshotHolder } from '../snapshot/holder.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
 import { collectWhenQuiet } from './idle-gc.ts'
-import { Rollout, type RolloutEnd, type RolloutResult, type RolloutView } from './rollout.ts'
+import {
+  Rollout,
+  breachReason,
+  type RolloutEnd,
+  type RolloutResult,
+  type RolloutView,
+} from './rollout.ts'
 
 /** What triggered an apply. */
 export type ReloadSource = 'start' | 'file' | 'etcd' | 'signal' | 'admin' | 'api' | 'rollback'
@@ -318,25 +324,7 @@ export class ReloadController {
     if (replaced !== null) {
       this.#endRollout(replaced, 'superseded', `canary ${loaded.version} replaced it (${source})`)
     }
-    const rollout: Rollout = new Rollout({
-      stable,
-      canary,
-      loaded,
-      source,
-      random: this.#deps.random ?? Math.random,
-      judged: this.#deps.rolloutJudged ?? 'here',
-      onBreach: () => {
-        const { canary: c, stable: s } = rollout.counts
-        const rate = (n: { requests: number; errors: number }): string =>
-          `${((n.errors / Math.max(1, n.requests)) * 100).toFixed(1)}%`
-        this.#endRollout(
-          rollout,
-          'rolled_back',
-          `canary 5xx rate ${rate(c)} over ${c.requests} requests is above max_error_rate ${(rollout.config.maxErrorRate * 100).toFixed(1)}% and the stable version's ${rate(s)}`,
-        )
-      },
-      onWindowEnd: () => this.#endRollout(rollout, 'promoted', 'the window ended clean'),
-    })
+    const rollout = this.#newRollout(stable, canary, loaded, source)
     this.#rollout = rollout
     this.#rolledBack = null
     this.#deps.holder.split(rollout.split)
@@ -370,6 +358,28 @@ export class ReloadController {
       `roll-out started: canary ${loaded.version} takes ${rollout.config.canaryPercent}% beside stable ${stable.version}`,
     )
     return { outcome: 'canary', version: loaded.version, stable: stable.version }
+  }
+
+  #newRollout(
+    stable: Snapshot,
+    canary: Snapshot,
+    loaded: LoadedConfig,
+    source: ReloadSource,
+  ): Rollout {
+    const rollout: Rollout = new Rollout({
+      stable,
+      canary,
+      loaded,
+      source,
+      random: this.#deps.random ?? Math.random,
+      judged: this.#deps.rolloutJudged ?? 'here',
+      onBreach: () => {
+        const { canary: c, stable: s } = rollout.counts
+        this.#endRollout(rollout, 'rolled_back', breachReason(rollout.config, c, s))
+      },
+      onWindowEnd: () => this.#endRollout(rollout, 'promoted', 'the window ended clean'),
+    })
+    return rollout
   }
 
   /** Ends `rollout` (if still the running one): the split goes, then log, metrics, history. */

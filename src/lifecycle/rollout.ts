@@ -62,6 +62,17 @@ export function breached(config: RolloutConfig, canary: Counts, stable: Counts):
   return canaryRate > config.maxErrorRate && canaryRate > stableRate
 }
 
+/** Why a breach rolls a canary back, with both rates (`scope`: e.g. " (all workers)"). */
+export function breachReason(
+  config: RolloutConfig,
+  canary: Counts,
+  stable: Counts,
+  scope = '',
+): string {
+  const rate = (n: Counts): string => `${((n.errors / Math.max(1, n.requests)) * 100).toFixed(1)}%`
+  return `canary 5xx rate ${rate(canary)} over ${canary.requests} requests${scope} is above max_error_rate ${(config.maxErrorRate * 100).toFixed(1)}% and the stable version's ${rate(stable)}`
+}
+
 export function versionCounts(version: string, counts: Counts): VersionCounts {
   const rate = counts.requests === 0 ? 0 : counts.errors / counts.requests
   return {

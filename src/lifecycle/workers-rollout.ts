@@ -8,7 +8,13 @@
 import type { RolloutConfig } from '../config/types.ts'
 import type { Logger } from '../log/logger.ts'
 import type { RolloutCounts } from '../metrics/metrics.ts'
-import { breached, type Counts, type RolloutEnd, type RolloutResult } from './rollout.ts'
+import {
+  breachReason,
+  breached,
+  type Counts,
+  type RolloutEnd,
+  type RolloutResult,
+} from './rollout.ts'
 
 export interface WorkersRolloutDeps {
   readonly logger: Logger
@@ -73,11 +79,9 @@ export class WorkersRollout {
     }
     this.#deps.share(version, sum)
     if (!breached(running.config, sum.canary, sum.stable)) return
-    const rate = (n: Counts): string =>
-      `${((n.errors / Math.max(1, n.requests)) * 100).toFixed(1)}%`
     void this.#decide(
       'rolled_back',
-      `canary 5xx rate ${rate(sum.canary)} over ${sum.canary.requests} requests (all workers) is above max_error_rate ${(running.config.maxErrorRate * 100).toFixed(1)}% and the stable version's ${rate(sum.stable)}`,
+      breachReason(running.config, sum.canary, sum.stable, ' (all workers)'),
     )
   }
 

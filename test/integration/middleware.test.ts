@@ -129,11 +129,13 @@ describe('middleware', { timeout: 30_000 }, () => {
       assert.match(String(ok.headers['x-response-time']), /^\d+\.\dms$/)
       const teapot = await request(`${url}/app/teapot`)
       assert.equal(teapot.status, 503)
-      assert.equal(seen[0]?.name, 'app')
-      assert.equal(seen[0]?.target, origin.url)
-      assert.equal(seen[0]?.status, 200)
-      assert.ok((seen[0]?.durationMs ?? -1) >= 0)
-      assert.equal(seen[1]?.status, 418)
+      const [first, second] = seen
+      assert.ok(first && second)
+      assert.equal(first.name, 'app')
+      assert.equal(first.target, origin.url)
+      assert.equal(first.status, 200)
+      assert.ok(first.durationMs >= 0)
+      assert.equal(second.status, 418)
       // A `respond` route and a 404: no upstream, but the head can be changed all the same.
       const pong = await request(`${url}/ping`)
       assert.equal(pong.text(), 'pong\n')

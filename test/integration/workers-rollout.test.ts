@@ -60,10 +60,16 @@ test(
         timeoutMs: 20_000,
         message: 'both workers roll the canary back',
       })
+      // Each process batches its log lines: the supervisor's may come after the workers'.
+      await waitFor(() => gw.linesWith('roll-out decided for every worker').length > 0, {
+        message: 'the supervisor logs its decision',
+      })
       const decided = gw.linesWith('roll-out decided for every worker')
       assert.equal(decided.length, 1, 'one decision, by the supervisor')
-      assert.equal(decided[0]?.['outcome'], 'rolled_back')
-      assert.match(String(decided[0]?.['reason']), /\(all workers\)/)
+      const [decision] = decided
+      assert.ok(decision)
+      assert.equal(decision['outcome'], 'rolled_back')
+      assert.match(String(decision['reason']), /\(all workers\)/)
       const rolledBack = gw.linesWith('roll-out rolled back')
       assert.equal(new Set(rolledBack.map((l) => l['pid'])).size, 2, 'each worker rolled back')
       for (const line of rolledBack) {
