@@ -5,7 +5,6 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { ErrorCode, GatewayError } from '../errors.ts'
-import { writeWhole } from './actions/respond.ts'
 import { sendError } from './error-response.ts'
 import type { Exchange } from './exchange.ts'
 import {
@@ -24,7 +23,8 @@ class ExchangeContext implements Context {
   readonly #deps: MiddlewareDeps
   #state: Record<string, unknown> | null = null
   nextCalled = false
-  answer: { status: number; body: string | Buffer | undefined; headers: string[] } | null = null
+  /** A middleware answered with `respond()`. */
+  answered = false
 
   constructor(ex: Exchange, gate: ResponseGate, deps: MiddlewareDeps) {
     this.#ex = ex
@@ -93,13 +93,25 @@ class ExchangeContext implements Context {
   }
 
   respond(status: number, body?: string | Buffer, headers: Record<string, string> = {}): void {
-    if (this.nextCalled) throw new Error('ctx.respond() after next(): change ctx.response instead')
+    if (this.nextCalled || this.answered) {
+      throw new Error('ctx.respond() after next() or a second time: change ctx.response instead')
+    }
     if (!Number.isInteger(status) || status < 200 || status > 999) {
       throw new RangeError(`ctx.respond(): invalid status ${String(status)}`)
     }
+    const ex = this.#ex
     const flat: string[] = []
     for (const [name, value] of Object.entries(headers)) flat.push(name.toLowerCase(), value)
-    this.answer = { status, body, headers: flat }
+    flat.push('x-request-id', ex.requestId)
+    if (body !== undefined) flat.push('content-length', String(Buffer.byteLength(body)))
+    const payload = ex.method === 'HEAD' ? undefined : body
+    ex.bytes = payload === undefined ? 0 : Buffer.byteLength(payload)
+    this.answered = true
+    // Held like any other head: the middleware around this one see it (and may change it).
+    this.#gate.hold(status, flat, (s, h) => {
+      ex.res.writeHead(s, h)
+      ex.res.end(payload)
+    })
   }
 }
 
@@ -131,26 +143,12 @@ function unwound(
   gate: ResponseGate,
   deps: MiddlewareDeps,
 ): void {
-  const answer = ctx.answer
-  if (answer !== null) {
-    // A middleware answered: the route never ran.
-    gate.drop()
-    ex.gate = null
-    const headers = [...answer.headers, 'x-request-id', ex.requestId]
-    const body = ex.method === 'HEAD' ? undefined : answer.body
-    if (answer.body !== undefined) {
-      headers.push('content-length', String(Buffer.byteLength(answer.body)))
-    }
-    ex.status = answer.status
-    ex.bytes = body === undefined ? 0 : Buffer.byteLength(body)
-    writeWhole(ex, answer.status, headers, body)
-    return
-  }
-  if (!ctx.nextCalled) {
+  if (!ctx.nextCalled && !ctx.answered) {
     failed(ex, gate, deps, new Error('a middleware neither called next() nor answered'))
     return
   }
-  // The head (when held) goes out now; one handed over later is written at once.
+  // The head (when held) goes out now, as middleware left it; one handed over later (a
+  // `next()` not awaited) is written at once.
   const head = gate.head
   if (head !== null) ex.status = head.status
   gate.release()

@@ -99,18 +99,32 @@ describe('middleware', { timeout: 30_000 }, () => {
       }
       await next()
     }
-    const later: Middleware = () => {
-      throw new Error('must not run')
+    let laterRan = 0
+    const later: Middleware = async (_ctx, next) => {
+      laterRan++
+      await next()
     }
-    await withGateway([auth, later], async (url, logs) => {
+    // The middleware around the one that answered see its answer, and may change it.
+    const outer: Middleware = async (ctx, next) => {
+      await next()
+      ctx.response?.headers.set('x-outer-saw', String(ctx.response.status))
+    }
+    await withGateway([outer, auth, later], async (url, logs) => {
       const refused = await request(`${url}/app/x`)
       assert.equal(refused.status, 401)
+      assert.equal(refused.headers['x-outer-saw'], '401')
       assert.equal(refused.text(), '{"error":"unauthorized"}\n')
       assert.equal(refused.headers['content-type'], 'application/json')
       assert.ok(refused.headers['x-request-id'])
       assert.equal(origin.requests.length, before)
+      assert.equal(laterRan, 0)
       const line = logs.find((l) => l.msg === 'request' && l.status === 401)
       assert.ok(line, 'the access log has the answer')
+      const allowed = await request(`${url}/app/x`, {
+        headers: { authorization: 'Bearer letmein' },
+      })
+      assert.equal(allowed.status, 200)
+      assert.equal(allowed.headers['x-outer-saw'], '200')
     })
   })
 
