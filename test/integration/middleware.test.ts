@@ -173,6 +173,70 @@ describe('middleware', { timeout: 30_000 }, () => {
     })
   })
 
+  test('a middleware slow after next(): the body waits, the upstream paused, then streams whole', async () => {
+    const slow: Middleware = async (ctx, next) => {
+      await next()
+      // Long enough for far more than 64 KiB of the 1 MiB body to arrive meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      ctx.response?.headers.set('x-waited', 'yes')
+    }
+    await withGateway([slow], async (url) => {
+      const large = await request(`${url}/app/big`)
+      assert.equal(large.headers['x-waited'], 'yes')
+      assert.ok(large.body.equals(big))
+    })
+  })
+
+  test('what ctx tells, and respond() misuse', async () => {
+    const seen: Record<string, unknown>[] = []
+    const errors: string[] = []
+    const look: Middleware = async (ctx, next) => {
+      seen.push({
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.query,
+        host: ctx.host,
+        clientIp: ctx.clientIp,
+        requestId: ctx.requestId,
+        routeBefore: ctx.route,
+      })
+      ctx.state['user'] = 'ada'
+      for (const status of [99, 1000, 2.5]) {
+        try {
+          ctx.respond(status)
+        } catch (err) {
+          errors.push((err as Error).message)
+        }
+      }
+      await next()
+      seen.push({ route: ctx.route, user: ctx.state['user'] })
+      try {
+        ctx.respond(200)
+      } catch (err) {
+        errors.push((err as Error).message)
+      }
+    }
+    await withGateway([look], async (url) => {
+      const reply = await request(`${url}/app/./a/../b?x=1`, {
+        headers: { host: 'example.test', 'x-request-id': 'abc-123' },
+      })
+      assert.equal(reply.status, 200)
+      assert.deepEqual(seen[0], {
+        method: 'GET',
+        path: '/app/b',
+        query: '?x=1',
+        host: 'example.test',
+        clientIp: '127.0.0.1',
+        requestId: 'abc-123',
+        routeBefore: null,
+      })
+      assert.deepEqual(seen[1], { route: 'app', user: 'ada' })
+      assert.equal(errors.length, 4)
+      assert.match(errors[0] ?? '', /invalid status 99/)
+      assert.match(errors[3] ?? '', /after next\(\)/)
+    })
+  })
+
   test('a middleware that throws gets a 500 JSON error without details; the gateway serves on', async () => {
     let mode = 'before'
     const flaky: Middleware = async (_ctx, next) => {
