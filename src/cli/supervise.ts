@@ -18,9 +18,9 @@ import { watchConfigFile } from '../config/sources/file.ts'
 import type { ListenAddress } from '../config/types.ts'
 import { writePidFile, removePidFile } from '../lifecycle/pid-file.ts'
 import type { ReloadResult, ReloadSource } from '../lifecycle/reload.ts'
+import { WorkersConfig } from '../lifecycle/workers-config.ts'
 import { isUpgradeChild, ownCommand, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrade.ts'
 import { WorkerPool } from '../lifecycle/workers.ts'
-import { WorkersRollout } from '../lifecycle/workers-rollout.ts'
 import { createLogger, flushLogger, type Logger } from '../log/logger.ts'
 import {
   describeSocketFd,
@@ -64,39 +64,38 @@ export async function superviseCommand(
     io.err(`hitless: ${(err as Error).message}`)
     return 1
   }
-  let current = { text, path, version: loaded.version }
-  /** The document of the canary the workers run, promoted into `current` if it wins. */
-  let canaryText: string | null = null
-  const rollout: WorkersRollout = new WorkersRollout({
+  const versions: WorkersConfig = new WorkersConfig({
+    path,
+    initial: { text, version: loaded.version },
     logger,
-    decide: async (version, outcome, reason) => {
-      const results = await pool.decideRollout(version, outcome, reason)
-      if (outcome === 'promoted' && canaryText !== null) {
-        current = { text: canaryText, path, version }
-      }
-      canaryText = null
-      // Every worker ended the same canary; the first one's result stands for all.
-      return results.find((r) => r !== null) ?? null
-    },
+    env: process.env,
+    decide: (version, outcome, reason) => pool.decideRollout(version, outcome, reason),
     share: (version, counts) => pool.shareRollout(version, counts),
   })
   const pool: WorkerPool = new WorkerPool({
     count: opts.workers,
     sockets: held,
     command: ownCommand(),
-    document: () => current,
+    document: () => versions.current,
     readyTimeoutMs: opts.upgradeTimeoutMs,
     logger,
     questions: {
       reload: async (body) => applyAll(body ?? (await readConfigFile(path)), 'admin'),
-      rollback: async (version): Promise<ReloadResult | null> =>
-        (await pool.rollback(version))[0] ?? null,
+      rollback: async (version): Promise<ReloadResult | null> => {
+        // The document itself when the supervisor has it: a worker started since has not got
+        // that version in its own history.
+        const text = versions.textOf(version)
+        if (text !== undefined)
+          return versions.settle(await pool.apply(text, 'rollback'), 'rollback', text)
+        const results = (await pool.rollback(version)).filter((r) => r !== null)
+        return results.length === 0 ? null : versions.settle(results, 'rollback')
+      },
       metrics: async () => {
         const merged = AggregatorRegistry.aggregate(await pool.metrics())
         return { body: await merged.metrics(), contentType: merged.contentType }
       },
-      endRollout: (action) => rollout.byHand(action),
-      rolloutCounts: (worker, version, counts) => rollout.report(worker, version, counts),
+      endRollout: (action) => versions.rollout.byHand(action),
+      rolloutCounts: (worker, version, counts) => versions.rollout.report(worker, version, counts),
     },
   })
   /** Sends a document to every worker; the version they all serve becomes the current one. */
@@ -106,42 +105,7 @@ export async function superviseCommand(
       logger.error({ source, errors: refused.errors }, 'config rejected')
       return refused
     }
-    const results = await pool.apply(doc, source)
-    const versions = new Set(
-      results.map((r: ReloadResult) => (r.outcome === 'rejected' ? null : r.version)),
-    )
-    const first: ReloadResult = results[0] ?? { outcome: 'rejected', errors: [] }
-    if (versions.size === 1 && first.outcome === 'canary') {
-      const config = loadConfig(doc, { source: path, env: process.env }).config.rollout
-      if (config !== null) {
-        canaryText = doc
-        rollout.start(first.version, config)
-        logger.info(
-          { canary_version: first.version, stable_version: current.version, source },
-          'workers run a canary: the supervisor judges their summed counts',
-        )
-      }
-    } else if (versions.size === 1 && !versions.has(null) && first.outcome !== 'rejected') {
-      if (first.version === rollout.canaryVersion) {
-        logger.info({ canary_version: first.version, source }, 'workers already run this canary')
-        return first
-      }
-      // A document without a rollout block, or the stable one again: a canary is gone.
-      rollout.stop()
-      canaryText = null
-      if (first.version === current.version) {
-        logger.info({ config_version: first.version, source }, 'workers already serve this version')
-      } else {
-        current = { text: doc, path, version: first.version }
-        logger.info(
-          { config_version: first.version, workers: results.length, source },
-          'workers serve a new version',
-        )
-      }
-    } else if (versions.size > 1) {
-      logger.error({ versions: [...versions], source }, 'workers disagree on the config version')
-    }
-    return first
+    return versions.settle(await pool.apply(doc, source), source, doc)
   }
   try {
     await pool.start()
@@ -151,13 +115,13 @@ export async function superviseCommand(
     return 1
   }
   logger.info(
-    { config_version: current.version, workers: pool.pids, ...addressesOf(held) },
+    { config_version: versions.current.version, workers: pool.pids, ...addressesOf(held) },
     `hitless serving on ${addressesOf(held)
       .listeners.map((l) => l.address)
       .join(', ')}`,
   )
   if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
-  if (isUpgradeChild()) await reportReadyAndAwaitTakeOver(current.version, signals.stopped)
+  if (isUpgradeChild()) await reportReadyAndAwaitTakeOver(versions.current.version, signals.stopped)
 
   const watcher = watchConfigFile(path, {
     initialText: text,

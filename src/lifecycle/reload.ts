@@ -226,7 +226,13 @@ export class ReloadController {
       )
     }
     const stable = this.#deps.holder.current
-    if (loaded.config.rollout !== null && stable !== null && source !== 'start') {
+    // (A document with a rollout block that is the running one is unchanged, as any other.)
+    if (
+      loaded.config.rollout !== null &&
+      stable !== null &&
+      source !== 'start' &&
+      loaded.version !== stable.version
+    ) {
       return this.#startCanary(loaded, source, started)
     }
     return this.#applyLoaded(loaded, source, started)

@@ -311,6 +311,14 @@ describe('staged roll-out', { timeout: 60_000 }, () => {
       assert.equal(promoted.json().outcome, 'promoted')
       assert.equal(gw.gateway.configVersion, canaryVersion)
       for (let i = 0; i < 20; i++) assert.equal(await get(gw.url, false), 'canary')
+      // The promoted document (which carries its rollout block) again: unchanged, no canary.
+      const same = await request(`${admin}/reload`, {
+        method: 'POST',
+        headers: auth,
+        body: canaryDoc,
+      })
+      assert.equal(same.json().outcome, 'unchanged')
+      assert.equal(gw.gateway.rolloutView().state, 'none')
       const outcomes = gw.gateway.reloads.history.slice(0, 4).map((h) => h.outcome)
       assert.deepEqual(outcomes, ['promoted', 'canary', 'aborted', 'canary'])
       const config = (await request(`${admin}/config`, { headers: auth })).json()

@@ -111,6 +111,22 @@ test(
         message: 'a replacement worker',
       })
       assert.equal(gw.linesWith('worker ready')[2]?.['config_version'], canaryVersion)
+
+      // A rollback through a worker's admin API: replacements start on the version rolled back to.
+      const firstVersion = String(gw.linesWith('worker ready')[0]?.['config_version'])
+      const back = await request(`${admin}/rollback`, {
+        method: 'POST',
+        body: JSON.stringify({ version: firstVersion }),
+      })
+      assert.equal(back.json<{ outcome: string }>().outcome, 'applied')
+      for (let i = 0; i < 20; i++) assert.equal((await request(url)).text(), 'stable')
+      const second = Number(gw.linesWith('worker ready')[1]?.['worker_pid'])
+      process.kill(second, 'SIGKILL')
+      await waitFor(() => gw.linesWith('worker ready').length === 4, {
+        timeoutMs: 10_000,
+        message: 'another replacement worker',
+      })
+      assert.equal(gw.linesWith('worker ready')[3]?.['config_version'], firstVersion)
     } finally {
       await gw.close()
       await stable.close()
