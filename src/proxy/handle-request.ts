@@ -51,6 +51,7 @@ export function createRequestHandler(
   const middleware = deps.middleware ?? []
   const routeIt = (ex: Exchange): void => dispatch(ex, ctx)
   const middlewareDeps: MiddlewareDeps = {
+    isDraining: deps.isDraining,
     onError: (ex, err) => {
       deps.metrics.internalErrors.inc({ where: 'middleware' })
       ex.snapshot.logger.error({ err, request_id: ex.requestId }, 'a middleware failed')

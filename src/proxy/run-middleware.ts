@@ -104,6 +104,8 @@ class ExchangeContext implements Context {
     for (const [name, value] of Object.entries(headers)) flat.push(name.toLowerCase(), value)
     flat.push('x-request-id', ex.requestId)
     if (body !== undefined) flat.push('content-length', String(Buffer.byteLength(body)))
+    // As a `respond` route: a request body left unread, or a stop under way, ends the connection.
+    if (ex.head.hasBody || this.#deps.isDraining()) flat.push('connection', 'close')
     const payload = ex.method === 'HEAD' ? undefined : body
     ex.bytes = payload === undefined ? 0 : Buffer.byteLength(payload)
     this.answered = true
@@ -118,6 +120,8 @@ class ExchangeContext implements Context {
 export interface MiddlewareDeps {
   /** Reports a middleware failure (logged with its stack, counted). */
   readonly onError: (ex: Exchange, err: unknown) => void
+  /** True once a graceful stop began. */
+  readonly isDraining: () => boolean
 }
 
 /** Runs `fns` around `dispatch` for `ex`. Never rejects. */

@@ -120,6 +120,10 @@ describe('middleware', { timeout: 30_000 }, () => {
       assert.equal(laterRan, 0)
       const line = logs.find((l) => l.msg === 'request' && l.status === 401)
       assert.ok(line, 'the access log has the answer')
+      // A request body the answer leaves unread: the connection is closed after the answer.
+      const posted = await request(`${url}/app/x`, { method: 'POST', body: 'unread body' })
+      assert.equal(posted.status, 401)
+      assert.equal(posted.headers.connection, 'close')
       const allowed = await request(`${url}/app/x`, {
         headers: { authorization: 'Bearer letmein' },
       })
