@@ -97,6 +97,11 @@ export async function superviseCommand(
       endRollout: (action) => versions.rollout.byHand(action),
       rolloutCounts: (worker, version, counts) => versions.rollout.report(worker, version, counts),
     },
+    // A worker started during a roll-out joins the canary, so that it follows the decision too.
+    replaced: (index) => {
+      const canary = versions.canary
+      if (canary !== null) void pool.applyTo(index, canary.text, canary.source)
+    },
   })
   /** Sends a document to every worker; the version they all serve becomes the current one. */
   const applyAll = async (doc: string, source: ReloadSource): Promise<ReloadResult> => {

@@ -188,6 +188,8 @@ export class Rollout {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     const view = this.view()
+    this.canaryTally.close()
+    this.stableTally.close()
     this.split.canary.tally = null
     this.split.stable.tally = null
     return {

@@ -31,6 +31,7 @@ export class WorkersConfig {
   #current: { text: string; path: string; version: string }
   /** version → document, the last HISTORY_SIZE seen. */
   readonly #texts = new Map<string, string>()
+  #canarySource: ReloadSource = 'admin'
 
   constructor(deps: WorkersConfigDeps) {
     this.#deps = deps
@@ -39,13 +40,14 @@ export class WorkersConfig {
     this.rollout = new WorkersRollout({
       logger: deps.logger,
       decide: async (version, outcome, reason) => {
-        const results = await deps.decide(version, outcome, reason)
+        // Every worker ended the same canary; the first one's result stands for all. None: they
+        // no longer ran it (a new document superseded it meanwhile), and nothing changes here.
+        const result = (await deps.decide(version, outcome, reason)).find((r) => r !== null)
         const text = this.#texts.get(version)
-        if (outcome === 'promoted' && text !== undefined) {
+        if (outcome === 'promoted' && result !== undefined && text !== undefined) {
           this.#current = { text, path: deps.path, version }
         }
-        // Every worker ended the same canary; the first one's result stands for all.
-        return results.find((r) => r !== null) ?? null
+        return result ?? null
       },
       share: deps.share,
     })
@@ -54,6 +56,16 @@ export class WorkersConfig {
   /** The document every worker serves (a new worker starts on it). */
   get current(): { readonly text: string; readonly path: string; readonly version: string } {
     return this.#current
+  }
+
+  /**
+   * The canary the workers run, for a worker started meanwhile to join it (so that it follows
+   * the decision too); null when none runs.
+   */
+  get canary(): { readonly text: string; readonly source: ReloadSource } | null {
+    const version = this.rollout.canaryVersion
+    const text = version === null ? undefined : this.#texts.get(version)
+    return text === undefined ? null : { text, source: this.#canarySource }
   }
 
   /** The document of a recent version, if kept. */
@@ -71,6 +83,12 @@ export class WorkersConfig {
     const versions = new Set(results.map((r) => (r.outcome === 'rejected' ? null : r.version)))
     if (versions.size > 1) {
       logger.error({ versions: [...versions], source }, 'workers disagree on the config version')
+      // A canary that only some workers run would be judged by nobody: it goes.
+      for (const r of results) {
+        if (r.outcome === 'canary') {
+          void this.#deps.decide(r.version, 'aborted', 'the workers disagree on this document')
+        }
+      }
       return first
     }
     if (first.outcome === 'rejected') return first
@@ -111,6 +129,7 @@ export class WorkersConfig {
       return
     }
     this.rollout.start(version, config)
+    this.#canarySource = source
     logger.info(
       { canary_version: version, stable_version: this.#current.version, source },
       'workers run a canary: the supervisor judges their summed counts',

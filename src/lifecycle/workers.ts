@@ -87,6 +87,8 @@ export interface WorkerPoolOptions {
   readonly readyTimeoutMs: number
   readonly logger: Logger
   readonly questions: WorkerQuestions
+  /** A worker started to replace one that died is ready (it serves `document()`). */
+  readonly replaced?: (index: number) => void
 }
 
 interface Worker {
@@ -131,6 +133,15 @@ export class WorkerPool {
   /** Sends `text` to every worker to apply; resolves with each worker's result. */
   async apply(text: string, source: ReloadSource): Promise<ReloadResult[]> {
     return this.#askAll((id) => ({ hitless: 'apply', id, text, source })) as Promise<ReloadResult[]>
+  }
+
+  /** Sends `text` to worker `index` alone (one that joined late); resolves with its result. */
+  async applyTo(index: number, text: string, source: ReloadSource): Promise<ReloadResult[]> {
+    const worker = this.#workers.get(index)
+    if (worker === undefined) return []
+    return this.#ask([worker], (id) => ({ hitless: 'apply', id, text, source })) as Promise<
+      ReloadResult[]
+    >
   }
 
   async rollback(version: string): Promise<(ReloadResult | null)[]> {
@@ -184,8 +195,12 @@ export class WorkerPool {
     for (const w of this.#workers.values()) w.child.kill('SIGKILL')
   }
 
-  async #askAll(message: (id: number) => ToWorker): Promise<unknown[]> {
-    const asked = [...this.#workers.values()].filter((w) => w.ready && w.child.connected)
+  #askAll(message: (id: number) => ToWorker): Promise<unknown[]> {
+    return this.#ask([...this.#workers.values()], message)
+  }
+
+  async #ask(workers: readonly Worker[], message: (id: number) => ToWorker): Promise<unknown[]> {
+    const asked = workers.filter((w) => w.ready && w.child.connected)
     return Promise.all(
       asked.map((w) => {
         const id = this.#nextId++
@@ -249,6 +264,7 @@ export class WorkerPool {
           { worker: index, worker_pid: msg.pid, config_version: msg.configVersion },
           'worker ready',
         )
+        if (replacement) this.#options.replaced?.(index)
         resolve()
       }
       child.on('message', onReady)

@@ -83,6 +83,8 @@ export class GatewayMetrics {
       name: 'hitless_rollout_events_total',
       help: 'Staged roll-out steps: started, promoted, rolled_back, aborted, superseded.',
       labelNames: ['event'],
+      // With --workers every worker takes every step: merged, a step counts once.
+      aggregator: 'max',
       registers,
     })
     this.internalErrors = new Counter({
@@ -215,6 +217,8 @@ export class GatewayMetrics {
         name,
         help,
         labelNames: ['role'],
+        // With --workers each worker shows the sum the supervisor shares: merged, once.
+        aggregator: 'max',
         registers,
         collect() {
           this.reset()

@@ -144,19 +144,31 @@ export class Attempt implements Dispatcher.DispatchHandler {
       // The (edited) head goes out when the middleware chain has unwound; until then the body
       // waits here (see onData).
       this.#held = []
-      gate.hold(status, headers, (s, h) => this.#release(s, h), this)
+      if (gate.hold(status, headers, (s, h) => this.#release(s, h), this)) return true
+      // The chain dropped the gate (the client went away, a middleware failed): nothing is sent.
+      this.#held = null
+      this.#discard = true
       return true
     }
-    this.#writeHead(status, headers)
+    try {
+      this.#res.writeHead(status, headers)
+    } catch (cause) {
+      this.#discard = true
+      this.#abort?.(this.#error(ErrorCode.UPSTREAM_BAD_RESPONSE, 'response-headers', cause))
+    }
     return true
   }
 
-  /** The middleware chain has unwound: head, then what waited, then the rest as usual. */
+  /**
+   * The middleware chain has unwound: head, then what waited, then the rest as usual. A head a
+   * middleware made invalid throws here, before anything is written (the chain's runner answers
+   * 500 and aborts this attempt).
+   */
   #release(status: number, headers: string[]): void {
-    const held = this.#held
+    const held = this.#held ?? []
     this.#held = null
-    if (!this.#writeHead(status, headers) || held === null) return
     const res = this.#res
+    res.writeHead(status, headers)
     for (const chunk of held) res.write(chunk)
     if (this.#heldComplete) {
       res.end()
@@ -164,17 +176,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
     } else if (this.#heldPaused) {
       this.#heldPaused = false
       this.#resume?.()
-    }
-  }
-
-  #writeHead(status: number, headers: string[]): boolean {
-    try {
-      this.#res.writeHead(status, headers)
-      return true
-    } catch (cause) {
-      this.#discard = true
-      this.#abort?.(this.#error(ErrorCode.UPSTREAM_BAD_RESPONSE, 'response-headers', cause))
-      return false
     }
   }
 
@@ -215,7 +216,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     const error = err instanceof GatewayError ? err : this.#classify(err)
-    const responseStarted = this.#headersReceived && !this.#discard
+    // A head still held for the middleware chain was not sent: an error response can replace it.
+    const responseStarted = this.#headersReceived && !this.#discard && this.#held === null
     this.#finish({ kind: 'error', error, responseStarted })
   }
 

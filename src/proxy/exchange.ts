@@ -11,11 +11,14 @@ import type { RequestView } from '../router/router.ts'
 import type { Attempt } from './attempt.ts'
 import type { RequestBody } from './replay-buffer.ts'
 import type { RequestHeaderEdits, ResponseGate } from './middleware.ts'
+import type { RolloutTally } from '../snapshot/rollout-split.ts'
 
 export class Exchange implements RequestView {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly snapshot: Snapshot
+  /** The roll-out tally of this request's version, taken when it started (null: none runs). */
+  readonly tally: RolloutTally | null
   readonly startMs = performance.now()
   readonly method: string
   readonly requestId: string
@@ -59,6 +62,7 @@ export class Exchange implements RequestView {
     this.req = init.req
     this.res = init.res
     this.snapshot = init.snapshot
+    this.tally = init.snapshot.tally
     this.method = init.req.method ?? 'GET'
     this.requestId = init.requestId
     this.clientIp = init.req.socket.remoteAddress ?? ''

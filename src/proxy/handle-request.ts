@@ -98,13 +98,14 @@ function start(
   const requestId = (typeof head !== 'string' && head.requestId) || newRequestId()
   if (typeof head === 'string' || target === null) {
     const code = typeof head === 'string' ? head : ErrorCode.BAD_REQUEST
+    const tally = snapshot.tally
     res.on('close', () => {
       deps.metrics.requestEnded()
       snapshot.logger.info(
         { method: req.method, status: res.statusCode, request_id: requestId, error: code },
         'request refused',
       )
-      snapshot.tally?.record(res.statusCode)
+      tally?.record(res.statusCode)
       snapshot.unpin()
     })
     sendError(res, code, requestId, { close: true })
@@ -197,6 +198,6 @@ function finish(ex: Exchange, deps: ProxyDeps): void {
     },
     'request',
   )
-  ex.snapshot.tally?.record(ex.status)
+  ex.tally?.record(ex.status)
   ex.snapshot.unpin()
 }

@@ -209,9 +209,18 @@ export class ResponseGate {
     }
   }
 
-  /** A writer hands its head over; `write` sends it when the chain has unwound. */
-  hold(status: number, headers: string[], write: HeadWriter, from: HeldFrom | null = null): void {
-    if (this.#state !== 'waiting') return
+  /**
+   * A writer hands its head over; `write` sends it when the chain has unwound. A head held
+   * already is replaced (an upstream body that failed before anything was sent becomes an error
+   * response). False when the head can no longer be held: written already, or dropped.
+   */
+  hold(
+    status: number,
+    headers: string[],
+    write: HeadWriter,
+    from: HeldFrom | null = null,
+  ): boolean {
+    if (this.#state === 'released' || this.#state === 'dropped') return false
     this.#state = 'held'
     this.#head = { status, headers: new HeaderList(headers) }
     this.#write = write
@@ -220,9 +229,13 @@ export class ResponseGate {
     const resolve = this.#onHeld
     this.#onHeld = null
     resolve?.()
+    return true
   }
 
-  /** The chain has unwound: the held head goes out (as middleware left it). */
+  /**
+   * The chain has unwound: the held head goes out (as middleware left it). Throws what Node's
+   * writeHead throws for a status or header a middleware made invalid (nothing is written then).
+   */
   release(): void {
     this.#chainDone = true
     if (this.#state !== 'held') return

@@ -43,6 +43,7 @@ class ExchangeContext implements Context {
 
   /** `next()` at the end of the chain: routing and the route's action; back at the head. */
   terminal(dispatch: (ex: Exchange) => void): Promise<void> {
+    if (this.answered) return Promise.reject(new Error('next() after ctx.respond()'))
     this.nextCalled = true
     dispatch(this.#ex)
     return this.#gate.held()
@@ -155,7 +156,13 @@ function unwound(
   // `next()` not awaited) is written at once.
   const head = gate.head
   if (head !== null) ex.status = head.status
-  gate.release()
+  try {
+    gate.release()
+  } catch (err) {
+    // A status or header a middleware set that Node refuses to send: nothing went out.
+    const message = `a middleware left an invalid response head: ${(err as Error).message}`
+    failed(ex, gate, deps, new Error(message, { cause: err }))
+  }
 }
 
 function failed(ex: Exchange, gate: ResponseGate, deps: MiddlewareDeps, err: unknown): void {

@@ -63,11 +63,12 @@ export function createUpgradeHandler(
       client_ip: req.socket.remoteAddress ?? '',
     }
     const startMs = performance.now()
+    const tally = snapshot.tally
     socket.once('close', () => {
       // One access-log line per upgrade request, written when the tunnel (or refusal) ends.
       const duration_ms = Math.round((performance.now() - startMs) * 1000) / 1000
       snapshot.logger.info({ ...line, bytes: socket.bytesWritten, duration_ms }, 'tunnel')
-      snapshot.tally?.record(line.status)
+      tally?.record(line.status)
       snapshot.unpin()
     })
     socket.on('error', () => socket.destroy())

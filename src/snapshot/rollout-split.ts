@@ -13,6 +13,7 @@ export class RolloutTally {
   requests = 0
   errors = 0
   readonly #onRecord: () => void
+  #open = true
 
   constructor(onRecord: () => void) {
     this.#onRecord = onRecord
@@ -22,8 +23,17 @@ export class RolloutTally {
     return this.requests === 0 ? 0 : this.errors / this.requests
   }
 
-  /** A request (or tunnel handshake) on this version ended with `status`. */
+  /** The roll-out ended: requests still running when it did are not counted. */
+  close(): void {
+    this.#open = false
+  }
+
+  /**
+   * A request (or tunnel) that started on this version during the roll-out ended with `status`.
+   * Callers take the tally when the request starts, so one from before the roll-out counts not.
+   */
   record(status: number): void {
+    if (!this.#open) return
     this.requests++
     if (status >= 500) this.errors++
     this.#onRecord()

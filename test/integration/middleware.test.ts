@@ -271,6 +271,39 @@ describe('middleware', { timeout: 30_000 }, () => {
     })
   })
 
+  test('a head a middleware made invalid, or next() after respond(): 500, and the gateway serves on', async () => {
+    let mode = ''
+    const breaker: Middleware = async (ctx, next) => {
+      if (mode === 'respond-then-next') {
+        ctx.respond(200, 'early')
+        await next()
+        return
+      }
+      await next()
+      const head = ctx.response
+      if (head === null) return
+      if (mode === 'status') head.status = 1000
+      if (mode === 'header') head.headers.set('x-bad', 'line\r\nbreak')
+    }
+    await withGateway([breaker], async (url, logs, gw) => {
+      for (const m of ['status', 'header', 'respond-then-next']) {
+        mode = m
+        for (const path of ['/app/x', '/ping', '/nowhere']) {
+          const reply = await request(`${url}${path}`)
+          assert.equal(reply.status, 500, `${m} ${path}`)
+          assert.equal(reply.json<{ error: string }>().error, 'internal error')
+        }
+      }
+      mode = ''
+      assert.equal((await request(`${url}/app/x`)).status, 200)
+      const failures = logs.filter((l) => l.msg === 'a middleware failed')
+      assert.equal(failures.length, 9)
+      assert.match(JSON.stringify(failures[0]), /invalid response head/)
+      // Nothing left running on the upstream side: every attempt finished.
+      assert.equal(gw.upstreamsReport()[0]?.targets[0]?.in_flight, 0)
+    })
+  })
+
   test('the chain stays across a reload and sees the version each request runs on', async () => {
     const versions: string[] = []
     const record: Middleware = async (ctx, next) => {

@@ -230,6 +230,38 @@ describe('staged roll-out', { timeout: 60_000 }, () => {
     }
   })
 
+  test('a request that started before the roll-out is not counted in it', async () => {
+    let release: (() => void) | null = null
+    let calls = 0
+    const slow = await startFakeUpstream({
+      // The first request waits to be released; the others are answered at once.
+      handler: (_req, res) => {
+        const answer = (): void => {
+          res.writeHead(503)
+          res.end('late')
+        }
+        if (++calls === 1) release = answer
+        else answer()
+      },
+    })
+    const gw = await startGateway(doc(slow), { env: { ADMIN_TOKEN: TOKEN } })
+    try {
+      const pending = get(gw.url, false)
+      await waitFor(() => release !== null, { message: 'the slow request reached the origin' })
+      const rollout = { canary_percent: 0, window: '60s', max_error_rate: 0.5 }
+      assert.equal((await gw.gateway.reload(doc(healthy, rollout))).outcome, 'canary')
+      ;(release as (() => void) | null)?.()
+      assert.equal(await pending, 'status 503')
+      assert.equal(await get(gw.url, false), 'status 503')
+      const view = await rolloutOf(gw)
+      // Only the request that started during the roll-out is counted.
+      assert.equal(view.stable.requests, 1)
+    } finally {
+      await gw.close()
+      await slow.close()
+    }
+  })
+
   test('sticky assignment keeps each client on one version for the whole window', async () => {
     const gw = await start()
     try {

@@ -84,7 +84,8 @@ test(
       const late = load.answers.slice(after + 4).filter((a) => a !== 'stable')
       assert.deepEqual(late, [])
 
-      // A promotion asked at one worker's admin API promotes both.
+      // A worker that replaces a dead one during a roll-out joins the canary; a promotion asked
+      // at one worker's admin API then promotes every worker.
       const healthyDoc = config(
         healthy,
         'rollout: { canary_percent: 50, window: 60s, max_error_rate: 0.5 }',
@@ -93,24 +94,39 @@ test(
       const canaryVersion = canary.json<{ version: string }>().version
       const running = await request(`${admin}/rollout`)
       assert.equal(running.json<{ state: string }>().state, 'running')
-      const promoted = await request(`${admin}/rollout/promote`, { method: 'POST' })
-      assert.equal(promoted.status, 200)
-      assert.equal(promoted.json<{ outcome: string }>().outcome, 'promoted')
-      await waitFor(() => gw.linesWith('roll-out promoted').length === 2, {
-        message: 'both workers promote',
-      })
-      for (let i = 0; i < 20; i++) assert.equal((await request(url)).text(), 'canary')
-      const none = await request(`${admin}/rollout/abort`, { method: 'POST' })
-      assert.equal(none.status, 409)
-
-      // A worker that replaces a dead one starts on the promoted version.
+      const canaries = (): number =>
+        gw.linesWith('roll-out started').filter((l) => l['canary_version'] === canaryVersion).length
+      // Log lines come in batches: both workers' before the kill, to count the third one.
+      await waitFor(() => canaries() === 2, { message: 'both workers run the canary' })
       const victim = Number(gw.linesWith('worker ready')[0]?.['worker_pid'])
       process.kill(victim, 'SIGKILL')
       await waitFor(() => gw.linesWith('worker ready').length === 3, {
         timeoutMs: 10_000,
         message: 'a replacement worker',
       })
-      assert.equal(gw.linesWith('worker ready')[2]?.['config_version'], canaryVersion)
+      const replacement = gw.linesWith('worker ready')[2]
+      assert.notEqual(replacement?.['config_version'], canaryVersion, 'it starts on the stable one')
+      await waitFor(() => canaries() === 3, { message: 'it joins the canary' })
+      const promoted = await request(`${admin}/rollout/promote`, { method: 'POST' })
+      assert.equal(promoted.status, 200)
+      assert.equal(promoted.json<{ outcome: string }>().outcome, 'promoted')
+      await waitFor(() => gw.linesWith('roll-out promoted').length === 2, {
+        message: 'both live workers promote',
+      })
+      const promotedPids = gw.linesWith('roll-out promoted').map((l) => l['pid'])
+      assert.ok(promotedPids.includes(replacement?.['worker_pid']), 'the replacement promoted')
+      for (let i = 0; i < 20; i++) assert.equal((await request(url)).text(), 'canary')
+      const none = await request(`${admin}/rollout/abort`, { method: 'POST' })
+      assert.equal(none.status, 409)
+
+      // A worker that replaces a dead one after the promotion starts on the promoted version.
+      const victim2 = Number(replacement?.['worker_pid'])
+      process.kill(victim2, 'SIGKILL')
+      await waitFor(() => gw.linesWith('worker ready').length === 4, {
+        timeoutMs: 10_000,
+        message: 'a second replacement worker',
+      })
+      assert.equal(gw.linesWith('worker ready')[3]?.['config_version'], canaryVersion)
 
       // A rollback through a worker's admin API: replacements start on the version rolled back to.
       const firstVersion = String(gw.linesWith('worker ready')[0]?.['config_version'])
@@ -122,11 +138,11 @@ test(
       for (let i = 0; i < 20; i++) assert.equal((await request(url)).text(), 'stable')
       const second = Number(gw.linesWith('worker ready')[1]?.['worker_pid'])
       process.kill(second, 'SIGKILL')
-      await waitFor(() => gw.linesWith('worker ready').length === 4, {
+      await waitFor(() => gw.linesWith('worker ready').length === 5, {
         timeoutMs: 10_000,
         message: 'another replacement worker',
       })
-      assert.equal(gw.linesWith('worker ready')[3]?.['config_version'], firstVersion)
+      assert.equal(gw.linesWith('worker ready')[4]?.['config_version'], firstVersion)
     } finally {
       await gw.close()
       await stable.close()

@@ -27,18 +27,15 @@ export function writeWhole(
   body: string | Buffer | undefined,
 ): void {
   const res = ex.res
-  if (ex.gate === null) {
-    res.writeHead(status, headers)
-    res.end(body)
-    return
-  }
-  ex.gate.hold(status, headers, (s, h) => {
-    ex.status = s
+  const gate = ex.gate
+  const write = (s: number, h: string[]): void => {
     res.writeHead(s, h)
     res.end(body)
-  })
+  }
+  if (gate !== null && gate.hold(status, headers, (s, h) => write((ex.status = s), h))) return
+  // No chain, or its head is out or dropped already (then there is nothing left to answer).
+  if (gate === null || (!res.headersSent && !res.destroyed)) write(status, headers)
 }
-
 /** Writes a redirect, filling `{path}`, `{query}`, `{uri}` and `{host}` in the location. */
 export function redirect(ex: Exchange, action: RedirectAction, close: boolean): void {
   ex.recorder = action.recorder
