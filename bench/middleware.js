@@ -95,7 +95,7 @@ const machine = machineInfo()
 const section = [
   ...sectionHead(HEADING, machine, commandLine('bench:middleware'), ' (after `npm run build`)'),
   `- Settings: ${values.rounds} interleaved rounds × ${values.duration} s per cell; ratios are medians of per-round pairs against 0 middleware; raw samples in \`bench/results/${path.basename(file)}\`.`,
-  '- Each middleware is `async (ctx, next) => { await next() }`; with one or more, the response head is held (and undici paused) until the chain unwinds, so the cost includes that hand-over.',
+  '- Each middleware is `async (ctx, next) => { await next() }`; with one or more, the response head (and any body that arrives meanwhile, up to 64 KiB) is held until the chain unwinds, so the cost includes that hand-over.',
   '- Targets: 1 middleware < 3% of throughput, 5 middleware < 10%.',
   '',
   table,
