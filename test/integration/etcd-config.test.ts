@@ -125,3 +125,44 @@ test('close() ends the wait for a first document', async () => {
     await etcd.close()
   }
 })
+
+test('a revision with a rollout block runs as a canary; once rolled back, re-reading the key does not apply it again', async () => {
+  const etcd = await startEtcd()
+  const client = new Etcd3({ hosts: etcd.url })
+  const logs: LogLine[] = []
+  const gateway = createGateway({
+    etcd: { endpoints: [etcd.url], key: '/cfg' },
+    env: {},
+    logger: collectingLogger(logs),
+  })
+  try {
+    await client.put('/cfg').value(doc('stable')).exec()
+    await within(gateway.start(), 10_000, 'start')
+    const url = `http://${gateway.addresses.listeners[0]?.address ?? ''}`
+    const canaryDoc = JSON.stringify({
+      ...(JSON.parse(doc('failing')) as Record<string, unknown>),
+      routes: [{ match: { path: '/v' }, respond: { status: 503, body: 'failing' } }],
+      rollout: { canary_percent: 100, window: '60s', max_error_rate: 0.1, min_requests: 5 },
+    })
+    const revision = (await client.put('/cfg').value(canaryDoc).exec()).header.revision
+    await waitFor(() => gateway.rolloutView().state === 'running', { message: 'the canary' })
+    const started = gateway.reloads.history[0]
+    assert.equal(started?.outcome, 'canary')
+    assert.equal(started.source, 'etcd')
+    assert.equal(started.revision, revision)
+    for (let i = 0; i < 5; i++) assert.equal((await request(`${url}/v`)).status, 503)
+    assert.equal(gateway.rolloutView().state, 'none')
+    assert.equal((await request(`${url}/v`)).text(), 'stable')
+    const reread = await gateway.reload(undefined, 'signal')
+    assert.equal(reread.outcome, 'rejected')
+    assert.match(JSON.stringify(reread), /was rolled back/)
+    await client.put('/cfg').value(doc('fixed')).exec()
+    await waitFor(async () => (await request(`${url}/v`)).text() === 'fixed', {
+      message: 'the next revision applies',
+    })
+  } finally {
+    await gateway.close()
+    client.close()
+    await etcd.stop()
+  }
+})

@@ -262,6 +262,38 @@ describe('staged roll-out', { timeout: 60_000 }, () => {
     }
   })
 
+  test('an upstream both versions have is shared: one pool, one health state', async () => {
+    const connectionsBefore = stable.connections
+    const gw = await start()
+    try {
+      assert.equal(gw.gateway.upstreamPoolCount, 1)
+      const same = doc(stable, { canary_percent: 50, window: '60s', max_error_rate: 0.5 })
+      const routes = [
+        {
+          name: 'all',
+          match: { prefix: '/' },
+          upstream: 'app',
+          headers: { response: { set: { 'x-version': 'canary' } } },
+        },
+      ]
+      assert.equal((await gw.gateway.reload({ ...same, routes })).outcome, 'canary')
+      assert.equal(gw.gateway.upstreamPoolCount, 1, 'no second pool for the canary')
+      const answers = new Set<string>()
+      for (let i = 0; i < 40; i++) {
+        const reply = await request(gw.url)
+        answers.add(String(reply.headers['x-version'] ?? 'stable'))
+      }
+      assert.deepEqual([...answers].sort(), ['canary', 'stable'], 'both versions served')
+      assert.equal(
+        stable.connections - connectionsBefore,
+        1,
+        'one keep-alive connection to the origin, shared by both versions',
+      )
+    } finally {
+      await gw.close()
+    }
+  })
+
   test('sticky assignment keeps each client on one version for the whole window', async () => {
     const gw = await start()
     try {
