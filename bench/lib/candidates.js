@@ -17,17 +17,20 @@ import { freePort, readListeningPort, run, start, stop, tail, waitForAccept } fr
  * @property {() => Promise<void>} stop
  */
 
-/** Node script candidates in bench/candidates/: they bind port 0 and print "listening PORT". */
-function scriptCandidate(name, file) {
+/**
+ * Node script candidates in bench/candidates/: they bind port 0 and print "listening PORT".
+ * `env` is added to ORIGIN_URL; `pathPrefix` goes in front of every origin path.
+ */
+function scriptCandidate(name, file, { env = {}, pathPrefix = '', unavailable = () => null } = {}) {
   return {
     name,
-    unavailable: () => null,
+    unavailable,
     async start(ctx) {
       const errFile = path.join(ctx.tmpDir, `${name}.stderr.log`)
       const script = path.join(ctx.benchDir, 'candidates', file)
       const child = start(process.execPath, [script], {
         core: ctx.core,
-        env: { ORIGIN_URL: ctx.origin.url },
+        env: { ORIGIN_URL: ctx.origin.url, ...env },
         errFile,
         cwd: ctx.benchDir,
       })
@@ -35,7 +38,7 @@ function scriptCandidate(name, file) {
         const port = await readListeningPort(child)
         child.stdout.resume()
         await waitForAccept(port, { child })
-        return { pid: child.pid, port, pathPrefix: '', stop: () => stop(child) }
+        return { pid: child.pid, port, pathPrefix, stop: () => stop(child) }
       } catch (err) {
         await stop(child)
         throw new Error(`${name} did not start: ${err.message}\n${tail(errFile)}`)
@@ -146,35 +149,16 @@ const hitless = {
 
 /** hitless as a library with `count` no-op middleware (bench/candidates/hitless-library.js). */
 function libraryCandidate(count) {
-  const name = `hitless-lib-${count}`
-  return {
-    name,
+  return scriptCandidate(`hitless-lib-${count}`, 'hitless-library.js', {
+    env: { MIDDLEWARE: String(count) },
+    pathPrefix: HITLESS_PREFIX,
     unavailable(ctx) {
       const index = path.join(ctx.repoDir, 'dist', 'index.js')
       return fs.existsSync(index)
         ? null
         : `not yet measured: ${path.relative(ctx.repoDir, index)} is missing (run \`npm run build\` first)`
     },
-    async start(ctx) {
-      const errFile = path.join(ctx.tmpDir, `${name}.stderr.log`)
-      const script = path.join(ctx.benchDir, 'candidates', 'hitless-library.js')
-      const child = start(process.execPath, [script], {
-        core: ctx.core,
-        env: { ORIGIN_URL: ctx.origin.url, MIDDLEWARE: String(count) },
-        errFile,
-        cwd: ctx.benchDir,
-      })
-      try {
-        const port = await readListeningPort(child)
-        child.stdout.resume()
-        await waitForAccept(port, { child })
-        return { pid: child.pid, port, pathPrefix: HITLESS_PREFIX, stop: () => stop(child) }
-      } catch (err) {
-        await stop(child)
-        throw new Error(`${name} did not start: ${err.message}\n${tail(errFile)}`)
-      }
-    },
-  }
+  })
 }
 
 export const CANDIDATES = [
