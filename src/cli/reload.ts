@@ -16,10 +16,12 @@ export interface ReloadOptions {
   readonly env: Readonly<Record<string, string | undefined>>
 }
 
-interface Outcome {
+export interface Outcome {
   readonly outcome?: string
   readonly version?: string
   readonly previous?: string | null
+  /** A canary's stable version. */
+  readonly stable?: string
   readonly errors?: readonly ConfigIssue[]
 }
 
@@ -44,13 +46,20 @@ export async function reloadCommand(opts: ReloadOptions, io: CliIo): Promise<num
   return report(status, answer, io)
 }
 
-function report(status: number, answer: Outcome, io: CliIo): number {
+/** Prints what the admin API answered; the exit code. */
+export function report(status: number, answer: Outcome, io: CliIo): number {
   if (answer.outcome === 'applied') {
     io.out(`applied: version ${answer.version ?? '?'} (was ${answer.previous ?? 'none'})`)
     return 0
   }
   if (answer.outcome === 'unchanged') {
     io.out(`unchanged: version ${answer.version ?? '?'} is already running`)
+    return 0
+  }
+  if (answer.outcome === 'canary') {
+    io.out(
+      `canary: version ${answer.version ?? '?'} runs beside ${answer.stable ?? '?'} (a staged roll-out: GET /rollout to watch it)`,
+    )
     return 0
   }
   if (answer.outcome === 'rejected') {
