@@ -3,7 +3,13 @@
  * "request_id"}`. The message is the code's fixed public text, never user input, never an
  * upstream's words, never a stack trace (SPEC §3).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  STATUS_CODES,
+  validateHeaderName,
+  validateHeaderValue,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http'
 import type { Socket } from 'node:net'
 import { type ErrorCode, publicMessageOf, statusOf } from '../errors.ts'
 import { markClosing } from './request-head.ts'
@@ -99,17 +105,37 @@ export function sendRawError(
 }
 
 function writeRawError(socket: Socket, code: ErrorCode, requestId: string): void {
+  const status = statusOf(code)
+  const body = errorBody(code, requestId)
+  writeRawResponse(socket, status, ['content-type', 'application/json'], body, requestId)
+}
+
+/**
+ * Writes a whole response straight to a socket no HTTP response owns (an upgrade request's) and
+ * closes it: status line, `headers` (a flat name/value list, checked as Node checks them: throws
+ * before writing anything on an invalid one), content-length, x-request-id, connection: close.
+ */
+export function writeRawResponse(
+  socket: Socket,
+  status: number,
+  headers: readonly string[],
+  body: string | Buffer,
+  requestId: string,
+): void {
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? STATUS_CODES[status] ?? 'Unknown'}\r\n`
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string
+    const value = headers[i + 1] as string
+    validateHeaderName(name)
+    validateHeaderValue(name, value)
+    head += `${name}: ${value}\r\n`
+  }
   if (!socket.writable || socket.destroyed) {
     socket.destroy()
     return
   }
-  const status = statusOf(code)
-  const body = errorBody(code, requestId)
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-  )
+  head += `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]))
   socket.destroySoon()
 }
 

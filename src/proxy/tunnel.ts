@@ -8,14 +8,16 @@ import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { ErrorCode, statusOf } from '../errors.ts'
-import { normalizePath } from '../router/normalize-path.ts'
+import { normalizePath, type NormalizedTarget } from '../router/normalize-path.ts'
 import type { CompiledHeaderOps, TargetRef } from '../snapshot/route-entry.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
 import { pickSplit } from './actions/forward.ts'
 import { sendRawError } from './error-response.ts'
 import { buildResponseHeaders, buildUpstreamHeaders, newRequestId } from './forwarded-headers.ts'
 import type { ProxyDeps } from './handle-request.ts'
-import { hostnameOf, readRequestHead } from './request-head.ts'
+import { hostnameOf, readRequestHead, type RequestHead } from './request-head.ts'
+import type { RequestHeaderEdits } from './middleware.ts'
+import { runUpgradeMiddleware } from './upgrade-middleware.ts'
 import { rewritePath } from './rewrite.ts'
 import { closeFrame, FrameBoundary, GOING_AWAY } from './ws-frames.ts'
 
@@ -46,6 +48,7 @@ export function createUpgradeHandler(
   tunnels: TunnelRegistry,
 ): UpgradeHandler {
   const random = deps.random ?? Math.random
+  const middleware = deps.middleware ?? []
   return (req, socket, head) => {
     const snapshot = deps.holder.acquire(req)
     if (snapshot === null) {
@@ -73,7 +76,43 @@ export function createUpgradeHandler(
     })
     socket.on('error', () => socket.destroy())
     try {
-      route(req, socket, head, snapshot, { proto, random, tunnels, line })
+      const reqHead = readRequestHead(req)
+      const target = typeof reqHead === 'string' ? null : normalizePath(req.url ?? '')
+      if (typeof reqHead === 'string' || target === null) {
+        const code = typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST
+        refuse(socket, line, code, newRequestId())
+        return
+      }
+      const requestId = reqHead.requestId ?? newRequestId()
+      line.request_id = requestId
+      const request: UpgradeRequest = { req, socket, head, reqHead, target, requestId }
+      const tunnelCtx = { proto, random, tunnels, line }
+      if (middleware.length === 0) {
+        route(request, snapshot, tunnelCtx, null)
+        return
+      }
+      runUpgradeMiddleware(
+        {
+          req,
+          socket,
+          method: line.method,
+          path: target.path,
+          query: target.query,
+          host: target.authority === null ? reqHead.hostname : hostnameOf(target.authority),
+          requestId,
+          configVersion: snapshot.version,
+          route: () => line.route,
+        },
+        middleware,
+        {
+          open: (edits) => route(request, snapshot, tunnelCtx, edits),
+          answered: (status) => (line.status = status),
+          onError: (err) => {
+            deps.metrics.internalErrors.inc({ where: 'middleware' })
+            snapshot.logger.error({ err, request_id: requestId }, 'a middleware failed')
+          },
+        },
+      )
     } catch (err) {
       deps.metrics.internalErrors.inc({ where: 'upgrade' })
       snapshot.logger.error({ err }, 'internal error while opening a tunnel')
@@ -109,23 +148,24 @@ function refuse(socket: Socket, line: TunnelLine, code: ErrorCode, requestId: st
   sendRawError(socket, code, requestId)
 }
 
+/** An upgrade request whose head and path passed the checks. */
+interface UpgradeRequest {
+  readonly req: IncomingMessage
+  readonly socket: Socket
+  readonly head: Buffer
+  readonly reqHead: RequestHead
+  readonly target: NormalizedTarget
+  readonly requestId: string
+}
+
 function route(
-  req: IncomingMessage,
-  socket: Socket,
-  head: Buffer,
+  request: UpgradeRequest,
   snapshot: Snapshot,
   ctx: TunnelContext,
+  edits: RequestHeaderEdits | null,
 ): void {
-  const reqHead = readRequestHead(req)
-  const target = typeof reqHead === 'string' ? null : normalizePath(req.url ?? '')
+  const { req, socket, head, reqHead, target, requestId } = request
   const line = ctx.line
-  if (typeof reqHead === 'string' || target === null) {
-    const code = typeof reqHead === 'string' ? reqHead : ErrorCode.BAD_REQUEST
-    refuse(socket, line, code, newRequestId())
-    return
-  }
-  const requestId = reqHead.requestId ?? newRequestId()
-  line.request_id = requestId
   const entry = snapshot.router.lookup({
     method: req.method ?? 'GET',
     host: target.authority === null ? reqHead.hostname : hostnameOf(target.authority),
@@ -161,6 +201,7 @@ function route(
     hostHeader: entry.rewrite?.host ?? reqHead.host,
     ops: entry.requestHeaders,
   })
+  edits?.applyTo(headers)
   const handler = new TunnelHandler(socket, head, picked, {
     line,
     tunnels: ctx.tunnels,

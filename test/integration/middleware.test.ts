@@ -10,6 +10,10 @@ import { createGateway, type Context, type Middleware } from '../../src/index.ts
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
 import { request } from '../helpers/http-client.ts'
 import { collectingLogger, type LogLine } from '../helpers/start-gateway.ts'
+import type { IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocket, WebSocketServer } from 'ws'
+import { onceWithin } from '../helpers/wait-for.ts'
 
 function config(origin: FakeUpstream, body = 'pong\n'): Record<string, unknown> {
   return {
@@ -302,6 +306,77 @@ describe('middleware', { timeout: 30_000 }, () => {
       // Nothing left running on the upstream side: every attempt finished.
       assert.equal(gw.upstreamsReport()[0]?.targets[0]?.in_flight, 0)
     })
+  })
+
+  test('upgrade requests (WebSocket) run the chain too: refused, let through with a header, or 500', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    await onceWithin(wss, 'listening')
+    const upgrades: IncomingMessage[] = []
+    wss.on('connection', (ws, req) => {
+      upgrades.push(req)
+      ws.on('message', (data: Buffer) => ws.send(`echo:${data.toString('utf8')}`))
+    })
+    const wsUrl = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`
+    const seen: (string | null)[] = []
+    const auth: Middleware = async (ctx, next) => {
+      if (ctx.req.headers['sec-websocket-protocol'] === 'boom') throw new Error('boom')
+      if (ctx.req.headers.authorization !== 'Bearer letmein') {
+        ctx.respond(401, 'unauthorized\n', { 'www-authenticate': 'Bearer' })
+        return
+      }
+      ctx.requestHeaders.set('x-user', 'ada')
+      await next()
+      seen.push(ctx.route, ctx.path)
+      assert.equal(ctx.response, null)
+    }
+    const logs: LogLine[] = []
+    const gw = createGateway({
+      config: {
+        listeners: [{ name: 'public', address: '127.0.0.1:0' }],
+        upstreams: { ws: { targets: [{ url: wsUrl }] } },
+        routes: [{ name: 'socket', match: { prefix: '/socket' }, upstream: 'ws' }],
+      },
+      logger: collectingLogger(logs),
+      env: {},
+    })
+    gw.use(auth)
+    await gw.start()
+    const base = `ws://${gw.addresses.listeners[0]?.address}/socket`
+    /** The refusal's status and body, or 'open'. */
+    const attempt = (opts: ConstructorParameters<typeof WebSocket>[2], protocol?: string) =>
+      new Promise<{ status: number; body: string; ws?: WebSocket }>((resolve, reject) => {
+        const ws = new WebSocket(base, protocol, opts)
+        ws.on('open', () => resolve({ status: 101, body: '', ws }))
+        ws.on('error', reject)
+        ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (d: string) => (body += d))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+        })
+      })
+    try {
+      const refused = await attempt({})
+      assert.equal(refused.status, 401)
+      assert.equal(refused.body, 'unauthorized\n')
+      assert.equal(upgrades.length, 0, 'the origin never saw it')
+      const failed = await attempt({ headers: { authorization: 'Bearer letmein' } }, 'boom')
+      assert.equal(failed.status, 500)
+      assert.doesNotMatch(failed.body, /boom/)
+      const open = await attempt({ headers: { authorization: 'Bearer letmein' } })
+      assert.equal(open.status, 101)
+      const ws = open.ws as WebSocket
+      ws.send('hi')
+      const [reply] = await onceWithin<[Buffer]>(ws, 'message')
+      assert.equal(reply.toString('utf8'), 'echo:hi')
+      assert.equal(upgrades[0]?.headers['x-user'], 'ada')
+      assert.deepEqual(seen, ['socket', '/socket'])
+      ws.terminate()
+      assert.equal(logs.filter((l) => l.msg === 'a middleware failed').length, 1)
+    } finally {
+      await gw.close()
+      await new Promise<void>((r) => wss.close(() => r()))
+    }
   })
 
   test('the chain stays across a reload and sees the version each request runs on', async () => {
