@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream'
 import net, { type Socket } from 'node:net'
 import { createAdminHandler, openAdminServer } from './admin/admin-server.ts'
 import { configRoutes, type ConfigCommands } from './admin/routes/config.ts'
+import { upstreamsReport, type UpstreamReport } from './admin/routes/upstreams.ts'
+export type { UpstreamReport } from './admin/routes/upstreams.ts'
 import { loadConfig, readConfigFile, type LoadedConfig } from './config/load.ts'
 import { watchConfigFile, type ConfigFileWatcher } from './config/sources/file.ts'
 import type { AdminConfig, GatewayConfig, ListenerConfig } from './config/types.ts'
@@ -36,6 +38,7 @@ import { awaitDiscovery, DISCOVERY_WARMUP_MS } from './discovery/warm-up.ts'
 import { EtcdClients } from './etcd/client.ts'
 import { FleetConfig, type EtcdSourceOptions } from './lifecycle/fleet-config.ts'
 export type { EtcdSourceOptions } from './lifecycle/fleet-config.ts'
+import type { HandedState } from './lifecycle/upgrade.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -79,6 +82,11 @@ export interface GatewayOptions {
    * gateway alone.
    */
   readonly control?: GatewayControl
+  /**
+   * Start on this document instead of reading `configPath` (which is then applied right after,
+   * as a reload): a hot upgrade's new process gets it from the old one (see HandedState).
+   */
+  readonly startWith?: HandedState
 }
 
 /** What a worker's admin API asks of the supervisor (see GatewayOptions.control). */
@@ -96,29 +104,6 @@ export interface GatewayControl {
 
 /** How often a worker sends its roll-out counts to the supervisor, which judges their sum. */
 const ROLLOUT_REPORT_MS = 20
-
-/** One upstream in GET /upstreams. */
-export interface UpstreamReport {
-  readonly name: string
-  readonly balancer: string
-  readonly health_check: boolean
-  /** Where the targets come from: `static`, or the discovery source (`dns NAME:PORT`, …). */
-  readonly discovery: string
-  readonly targets: readonly {
-    readonly url: string
-    readonly weight: number
-    readonly available: boolean
-    readonly healthy: boolean
-    readonly ejected_until: string | null
-    readonly ejections: number
-    readonly in_flight: number
-    readonly last_check: {
-      readonly at: string
-      readonly ok: boolean
-      readonly detail: string
-    } | null
-  }[]
-}
 
 /** Where a started gateway listens (ports resolved when 0 was asked). */
 export interface GatewayAddresses {
@@ -265,28 +250,7 @@ export class Gateway {
    * availability, health and its last probe, in-flight requests.
    */
   upstreamsReport(): UpstreamReport[] {
-    const snapshot = this.#holder.current
-    if (snapshot === null) return []
-    return snapshot.config.upstreams.map((u) => {
-      const runtime = snapshot.upstreams.get(u.name)
-      return {
-        name: u.name,
-        balancer: u.balancer,
-        health_check: u.healthCheck !== null,
-        discovery: runtime?.discovery?.description ?? 'static',
-        targets: (runtime?.targets ?? []).map(({ state: s, weight }) => ({
-          url: s.origin,
-          weight,
-          available: s.available,
-          healthy: s.healthy,
-          ejected_until:
-            s.ejectedUntilMs > Date.now() ? new Date(s.ejectedUntilMs).toISOString() : null,
-          ejections: s.ejections,
-          in_flight: s.inFlight,
-          last_check: s.checker?.last ?? null,
-        })),
-      }
-    })
+    return upstreamsReport(this.#holder.current)
   }
 
   /** Upstream connection pools alive in the registry, for tests and diagnostics. */
@@ -376,10 +340,16 @@ export class Gateway {
    */
   async start(): Promise<void> {
     try {
-      const etcd = this.#options.etcd
-      if (etcd === undefined) await this.#reloads.apply(() => this.#load(), 'start')
-      else await this.#startFleet(etcd)
+      const { etcd, startWith } = this.#options
+      if (etcd !== undefined) await this.#startFleet(etcd)
+      else if (startWith !== undefined) await this.#startWith(startWith)
+      else await this.#reloads.apply(() => this.#load(), 'start')
       await this.#applyAdmin(this.#holder.current?.config ?? null)
+      // Started on a handed document: the file as it is now, as a reload would take it.
+      if (startWith !== undefined && this.#options.configPath !== undefined) {
+        const result = await this.#reloads.apply(() => this.#load(), 'file')
+        if (result.outcome === 'applied') await this.#applyAdminQuietly()
+      }
     } catch (err) {
       await this.#closeNow()
       throw err
@@ -535,6 +505,29 @@ export class Gateway {
   /** What validation may assume beyond the document: fleet mode's cluster, for discovery. */
   #loadContext(): { etcdCluster?: boolean } {
     return this.#options.etcd === undefined ? {} : { etcdCluster: true }
+  }
+
+  async #startWith(state: HandedState): Promise<void> {
+    const source = this.#options.configPath ?? this.#sourceName()
+    const context = { source, env: this.#env, format: 'json' as const, ...this.#loadContext() }
+    await this.#reloads.apply(() => loadConfig(state.document, context), 'start')
+    this.#reloads.markRolledBack(state.rolledBack)
+    this.logger.info(
+      { config_version: this.configVersion, rolled_back: state.rolledBack },
+      'hot upgrade: started on the stable document the old process served',
+    )
+  }
+
+  /**
+   * For a hot upgrade's new process, while a roll-out runs or after one was rolled back: the
+   * stable document and the rolled-back version (null otherwise, and in fleet mode).
+   */
+  handedState(): HandedState | null {
+    const current = this.#reloads.current
+    const rolledBack = this.#reloads.rolledBack
+    if (this.#options.etcd !== undefined || current === null) return null
+    if (this.#reloads.rollout === null && rolledBack === null) return null
+    return { document: JSON.stringify(current.document), rolledBack }
   }
 
   /** Fleet mode's start: see FleetConfig. */

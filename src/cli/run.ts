@@ -6,7 +6,11 @@
  */
 import { createGateway, type EtcdSourceOptions, type Gateway } from '../gateway.ts'
 import { removePidFile, writePidFile } from '../lifecycle/pid-file.ts'
-import { isUpgradeChild, reportReadyAndAwaitTakeOver } from '../lifecycle/upgrade.ts'
+import {
+  isUpgradeChild,
+  receiveHandedState,
+  reportReadyAndAwaitTakeOver,
+} from '../lifecycle/upgrade.ts'
 import { flushLogger, type LogFormat, type LogLevel } from '../log/logger.ts'
 import { InheritedSockets } from '../server/inherited.ts'
 import { printStartError } from './print-error.ts'
@@ -41,8 +45,12 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     return 1
   }
   const source = opts.etcd === undefined ? opts.configPath : `etcd:${opts.etcd.key}`
+  // A hot upgrade during (or after a rolled-back) roll-out: start on the old process's stable
+  // document, not straight on the canary the file may hold.
+  const handed = upgradeChild ? await receiveHandedState() : null
   const gateway = createGateway({
     ...(opts.etcd === undefined ? { configPath: opts.configPath } : { etcd: opts.etcd }),
+    ...(handed === null ? {} : { startWith: handed }),
     watch: true,
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
@@ -93,5 +101,6 @@ function serveUntilStopped(
     // The outcome is logged, counted and kept in the history by the reload pipeline.
     reload: () => void gateway.reload(undefined, 'signal'),
     drain: () => gateway.close().then(() => 0),
+    handedState: () => gateway.handedState(),
   })
 }

@@ -5,7 +5,7 @@
  * and draining mean is the caller's.
  */
 import { writePidFile } from '../lifecycle/pid-file.ts'
-import { Upgrader } from '../lifecycle/upgrade.ts'
+import { Upgrader, type HandedState } from '../lifecycle/upgrade.ts'
 import { flushLogger, type Logger } from '../log/logger.ts'
 import type { InheritedSocket } from '../server/inherited.ts'
 import type { RunOptions } from './run.ts'
@@ -78,6 +78,8 @@ export interface SignalLoop {
   readonly hardStop?: () => void
   /** Set once a new process has taken over (this one then leaves the pid file to it). */
   readonly state: { handedOver: boolean }
+  /** What a hot upgrade's new process should start from (see HandedState). */
+  readonly handedState?: () => HandedState | null
 }
 
 /** Installs the handlers; resolves with the exit code once stopped or handed over and drained. */
@@ -87,6 +89,7 @@ export function serveUntilSignalled(loop: SignalLoop): Promise<number> {
     sockets: loop.sockets,
     timeoutMs: opts.upgradeTimeoutMs,
     handOver: loop.handOver,
+    ...(loop.handedState === undefined ? {} : { handedState: loop.handedState }),
     onFailed: () => {
       if (opts.pidFile !== undefined) writePidFile(opts.pidFile)
     },

@@ -122,6 +122,16 @@ export class ReloadController {
     this.#rollout = null
   }
 
+  /** The version of the last canary rolled back (not applied again by a re-read), or null. */
+  get rolledBack(): string | null {
+    return this.#rolledBack
+  }
+
+  /** Carries a rolled-back version over from the process this one replaced (hot upgrade). */
+  markRolledBack(version: string | null): void {
+    this.#rolledBack = version
+  }
+
   /** The running roll-out (null when none runs). */
   get rollout(): Rollout | null {
     return this.#rollout

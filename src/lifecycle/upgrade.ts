@@ -53,6 +53,29 @@ export interface UpgraderOptions {
   readonly logger: Logger
   /** What to start; defaults to this process's own command line and environment. */
   readonly command?: () => UpgradeCommand
+  /**
+   * What the new process should start from rather than read afresh (see HandedState); sent as
+   * the first message, null included (the new process then reads its config as usual).
+   */
+  readonly handedState?: () => HandedState | null
+}
+
+/**
+ * Handed from the old process to the new one at a hot upgrade, while a staged roll-out runs or
+ * after one was rolled back: the new process starts on the stable document the old one served
+ * (not straight on the canary's document, which its config file may hold), then reads its file
+ * as a reload would (a canary again, judged afresh; or refused as rolled back).
+ */
+export interface HandedState {
+  /** The stable version's document, as JSON. */
+  readonly document: string
+  /** The version of the last canary rolled back, if any. */
+  readonly rolledBack: string | null
+}
+
+interface StateMessage {
+  readonly hitless: 'state'
+  readonly state: HandedState | null
 }
 
 export type UpgradeResult =
@@ -130,6 +153,8 @@ export class Upgrader {
       'hot upgrade: new process started',
     )
     this.#child = child
+    const state = this.#options.handedState?.() ?? null
+    child.send({ hitless: 'state', state } satisfies StateMessage, () => undefined)
     // A send to a process that died is reported here, not thrown: the outcome says what failed.
     child.on('error', (err) => logger.debug({ err: err.message }, 'hot upgrade: channel error'))
     try {
@@ -237,6 +262,34 @@ async function stopChild(child: ChildProcess): Promise<void> {
 function isReady(msg: unknown): msg is ReadyMessage {
   return (
     typeof msg === 'object' && msg !== null && (msg as { hitless?: unknown }).hitless === 'ready'
+  )
+}
+
+/**
+ * In the new process, first thing: what the old one handed over (null: nothing, or an old
+ * process that sends no state, after `timeoutMs`).
+ */
+export function receiveHandedState(timeoutMs = 2000): Promise<HandedState | null> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: unknown): void => {
+      const m = msg as Partial<StateMessage> | null
+      if (m?.hitless !== 'state') return
+      done(validState(m.state) ? m.state : null)
+    }
+    const done = (state: HandedState | null): void => {
+      clearTimeout(timer)
+      process.off('message', onMessage)
+      resolve(state)
+    }
+    const timer = setTimeout(() => done(null), timeoutMs)
+    process.on('message', onMessage)
+  })
+}
+
+function validState(state: unknown): state is HandedState {
+  const s = state as Partial<HandedState> | null | undefined
+  return (
+    typeof s?.document === 'string' && (s.rolledBack === null || typeof s.rolledBack === 'string')
   )
 }
 
