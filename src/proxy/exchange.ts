@@ -73,6 +73,11 @@ export class Exchange implements RequestView {
     this.expectContinue = init.expectContinue
   }
 
+  /** The config version this exchange runs on (for middleware, see RequestFacts). */
+  get configVersion(): string {
+    return this.snapshot.version
+  }
+
   /** Node's lazily built header object, read only when a route constrains on headers. */
   get headers(): IncomingMessage['headers'] {
     return this.req.headers

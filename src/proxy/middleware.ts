@@ -135,6 +135,95 @@ export interface Context {
 
 export type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void> | void
 
+/** What a middleware context reads of its request (an Exchange, or an upgrade request). */
+export interface RequestFacts {
+  readonly req: IncomingMessage
+  readonly method: string
+  readonly path: string
+  readonly query: string
+  readonly host: string
+  readonly clientIp: string
+  readonly requestId: string
+  readonly configVersion: string
+}
+
+/**
+ * What the contexts of HTTP and upgrade requests share: the request's facts, `state`, the
+ * request header changes (created on first use) and the checks of `respond()`; each kind writes
+ * its answer its own way (`answer`).
+ */
+export abstract class BaseContext implements Context {
+  readonly #facts: RequestFacts
+  #state: Record<string, unknown> | null = null
+  #edits: RequestHeaderEdits | null = null
+  /** `next()` reached the end of the chain. */
+  nextCalled = false
+  /** A middleware answered with `respond()`. */
+  answered = false
+
+  constructor(facts: RequestFacts) {
+    this.#facts = facts
+  }
+
+  abstract get response(): ResponseHead | null
+  abstract get route(): string | null
+  abstract get upstream(): UpstreamInfo | null
+  /** Writes (or holds) the answer `respond()` checked; `headers` are the middleware's. */
+  protected abstract answer(
+    status: number,
+    body: string | Buffer | undefined,
+    headers: string[],
+  ): void
+
+  get req(): IncomingMessage {
+    return this.#facts.req
+  }
+  get method(): string {
+    return this.#facts.method
+  }
+  get path(): string {
+    return this.#facts.path
+  }
+  get query(): string {
+    return this.#facts.query
+  }
+  get host(): string {
+    return this.#facts.host
+  }
+  get clientIp(): string {
+    return this.#facts.clientIp
+  }
+  get requestId(): string {
+    return this.#facts.requestId
+  }
+  get configVersion(): string {
+    return this.#facts.configVersion
+  }
+  get state(): Record<string, unknown> {
+    return (this.#state ??= {})
+  }
+  get requestHeaders(): RequestHeaderEdits {
+    return (this.#edits ??= new RequestHeaderEdits(this.#facts.req.headers))
+  }
+  /** The request header changes asked so far (null: none). */
+  get edits(): RequestHeaderEdits | null {
+    return this.#edits
+  }
+
+  respond(status: number, body?: string | Buffer, headers: Record<string, string> = {}): void {
+    if (this.nextCalled || this.answered) {
+      throw new Error('ctx.respond() after next() or a second time: change ctx.response instead')
+    }
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      throw new RangeError(`ctx.respond(): invalid status ${String(status)}`)
+    }
+    const flat: string[] = []
+    for (const [name, value] of Object.entries(headers)) flat.push(name.toLowerCase(), value)
+    this.answered = true
+    this.answer(status, body, flat)
+  }
+}
+
 /**
  * Runs `fns` in onion order around `terminal` (Koa's compose): `next()` more than once in one
  * middleware rejects.

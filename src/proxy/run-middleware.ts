@@ -3,48 +3,45 @@
  * chain around `dispatch` (routing and the route's action), then writes what the chain decided:
  * the held head as middleware left it, a middleware's own answer, or a 500 for one that threw.
  */
-import type { IncomingMessage } from 'node:http'
 import { ErrorCode, GatewayError } from '../errors.ts'
 import { sendError } from './error-response.ts'
 import type { Exchange } from './exchange.ts'
 import {
-  RequestHeaderEdits,
+  BaseContext,
   ResponseGate,
   runChain,
-  type Context,
   type Middleware,
   type ResponseHead,
   type UpstreamInfo,
 } from './middleware.ts'
 
-class ExchangeContext implements Context {
+class ExchangeContext extends BaseContext {
   readonly #ex: Exchange
   readonly #gate: ResponseGate
   readonly #deps: MiddlewareDeps
-  #state: Record<string, unknown> | null = null
-  nextCalled = false
-  /** A middleware answered with `respond()`. */
-  answered = false
 
   constructor(ex: Exchange, gate: ResponseGate, deps: MiddlewareDeps) {
+    super(ex)
     this.#ex = ex
     this.#gate = gate
     this.#deps = deps
   }
 
-  /** Created on first use: most middleware never asks. */
-  get requestHeaders(): RequestHeaderEdits {
-    return (this.#ex.requestEdits ??= new RequestHeaderEdits(this.#ex.req.headers))
+  get response(): ResponseHead | null {
+    return this.#gate.head
   }
-
-  get state(): Record<string, unknown> {
-    return (this.#state ??= {})
+  get route(): string | null {
+    return this.#ex.route?.name ?? null
+  }
+  get upstream(): UpstreamInfo | null {
+    return this.#gate.upstream
   }
 
   /** `next()` at the end of the chain: routing and the route's action; back at the head. */
   terminal(dispatch: (ex: Exchange) => void): Promise<void> {
     if (this.answered) return Promise.reject(new Error('next() after ctx.respond()'))
     this.nextCalled = true
+    this.#ex.requestEdits = this.edits
     dispatch(this.#ex)
     return this.#gate.held()
   }
@@ -58,60 +55,16 @@ class ExchangeContext implements Context {
     failed(this.#ex, this.#gate, this.#deps, err)
   }
 
-  get upstream(): UpstreamInfo | null {
-    return this.#gate.upstream
-  }
-
-  get req(): IncomingMessage {
-    return this.#ex.req
-  }
-  get method(): string {
-    return this.#ex.method
-  }
-  get path(): string {
-    return this.#ex.path
-  }
-  get query(): string {
-    return this.#ex.query
-  }
-  get host(): string {
-    return this.#ex.host
-  }
-  get clientIp(): string {
-    return this.#ex.clientIp
-  }
-  get requestId(): string {
-    return this.#ex.requestId
-  }
-  get configVersion(): string {
-    return this.#ex.snapshot.version
-  }
-  get response(): ResponseHead | null {
-    return this.#gate.head
-  }
-  get route(): string | null {
-    return this.#ex.route?.name ?? null
-  }
-
-  respond(status: number, body?: string | Buffer, headers: Record<string, string> = {}): void {
-    if (this.nextCalled || this.answered) {
-      throw new Error('ctx.respond() after next() or a second time: change ctx.response instead')
-    }
-    if (!Number.isInteger(status) || status < 200 || status > 999) {
-      throw new RangeError(`ctx.respond(): invalid status ${String(status)}`)
-    }
+  protected answer(status: number, body: string | Buffer | undefined, headers: string[]): void {
     const ex = this.#ex
-    const flat: string[] = []
-    for (const [name, value] of Object.entries(headers)) flat.push(name.toLowerCase(), value)
-    flat.push('x-request-id', ex.requestId)
-    if (body !== undefined) flat.push('content-length', String(Buffer.byteLength(body)))
+    headers.push('x-request-id', ex.requestId)
+    if (body !== undefined) headers.push('content-length', String(Buffer.byteLength(body)))
     // As a `respond` route: a request body left unread, or a stop under way, ends the connection.
-    if (ex.head.hasBody || this.#deps.isDraining()) flat.push('connection', 'close')
+    if (ex.head.hasBody || this.#deps.isDraining()) headers.push('connection', 'close')
     const payload = ex.method === 'HEAD' ? undefined : body
     ex.bytes = payload === undefined ? 0 : Buffer.byteLength(payload)
-    this.answered = true
     // Held like any other head: the middleware around this one see it (and may change it).
-    this.#gate.hold(status, flat, (s, h) => {
+    this.#gate.hold(status, headers, (s, h) => {
       ex.res.writeHead(s, h)
       ex.res.end(payload)
     })

@@ -99,6 +99,7 @@ export function createUpgradeHandler(
           path: target.path,
           query: target.query,
           host: target.authority === null ? reqHead.hostname : hostnameOf(target.authority),
+          clientIp: line.client_ip,
           requestId,
           configVersion: snapshot.version,
           route: () => line.route,

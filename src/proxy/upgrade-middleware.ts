@@ -6,22 +6,20 @@
  * answer (the 101, or a refusal) is relayed as it comes and cannot be changed, so
  * `ctx.response` and `ctx.upstream` stay null.
  */
-import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { ErrorCode, statusOf } from '../errors.ts'
 import { sendRawError, writeRawResponse } from './error-response.ts'
-import { RequestHeaderEdits, runChain, type Context, type Middleware } from './middleware.ts'
+import {
+  BaseContext,
+  runChain,
+  type Middleware,
+  type RequestFacts,
+  type RequestHeaderEdits,
+} from './middleware.ts'
 
 /** The upgrade request as routing sees it (normalised path, request id). */
-export interface UpgradeView {
-  readonly req: IncomingMessage
+export interface UpgradeView extends RequestFacts {
   readonly socket: Socket
-  readonly method: string
-  readonly path: string
-  readonly query: string
-  readonly host: string
-  readonly requestId: string
-  readonly configVersion: string
   /** The matched route, once `open` has routed it. */
   readonly route: () => string | null
 }
@@ -35,67 +33,23 @@ export interface UpgradeMiddlewareDeps {
   readonly onError: (err: unknown) => void
 }
 
-class UpgradeContext implements Context {
+class UpgradeContext extends BaseContext {
   readonly #view: UpgradeView
-  #edits: RequestHeaderEdits | null = null
-  #state: Record<string, unknown> | null = null
-  nextCalled = false
-  answer: { status: number; body: string | Buffer; headers: string[] } | null = null
+  given: { status: number; body: string | Buffer; headers: string[] } | null = null
   readonly response = null
   readonly upstream = null
 
   constructor(view: UpgradeView) {
+    super(view)
     this.#view = view
   }
 
-  get req(): IncomingMessage {
-    return this.#view.req
-  }
-  get method(): string {
-    return this.#view.method
-  }
-  get path(): string {
-    return this.#view.path
-  }
-  get query(): string {
-    return this.#view.query
-  }
-  get host(): string {
-    return this.#view.host
-  }
-  get clientIp(): string {
-    return this.#view.socket.remoteAddress ?? ''
-  }
-  get requestId(): string {
-    return this.#view.requestId
-  }
-  get configVersion(): string {
-    return this.#view.configVersion
-  }
   get route(): string | null {
     return this.#view.route()
   }
-  get requestHeaders(): RequestHeaderEdits {
-    return (this.#edits ??= new RequestHeaderEdits(this.#view.req.headers))
-  }
-  get edits(): RequestHeaderEdits | null {
-    return this.#edits
-  }
-  get state(): Record<string, unknown> {
-    return (this.#state ??= {})
-  }
 
-  respond(status: number, body: string | Buffer = '', headers: Record<string, string> = {}): void {
-    if (this.nextCalled || this.answer !== null) {
-      throw new Error('ctx.respond() after next() or a second time')
-    }
-    // An upgrade refused here gets a final answer: 101 and other 1xx are not one.
-    if (!Number.isInteger(status) || status < 200 || status > 999) {
-      throw new RangeError(`ctx.respond(): invalid status ${String(status)}`)
-    }
-    const flat: string[] = []
-    for (const [name, value] of Object.entries(headers)) flat.push(name.toLowerCase(), value)
-    this.answer = { status, body, headers: flat }
+  protected answer(status: number, body: string | Buffer | undefined, headers: string[]): void {
+    this.given = { status, body: body ?? '', headers }
   }
 }
 
@@ -107,14 +61,14 @@ export function runUpgradeMiddleware(
 ): void {
   const ctx = new UpgradeContext(view)
   const terminal = (): Promise<void> => {
-    if (ctx.answer !== null) return Promise.reject(new Error('next() after ctx.respond()'))
+    if (ctx.answered) return Promise.reject(new Error('next() after ctx.respond()'))
     ctx.nextCalled = true
     deps.open(ctx.edits)
     return Promise.resolve()
   }
   runChain(fns, ctx, terminal).then(
     () => {
-      const answer = ctx.answer
+      const answer = ctx.given
       if (answer !== null) {
         try {
           writeRawResponse(view.socket, answer.status, answer.headers, answer.body, view.requestId)

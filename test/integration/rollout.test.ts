@@ -11,6 +11,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
+import { statusOrigin } from '../helpers/rollout-docs.ts'
 import { startFileGateway, startGateway, type TestGateway } from '../helpers/start-gateway.ts'
 import { request } from '../helpers/http-client.ts'
 import { get } from '../helpers/load.ts'
@@ -19,16 +20,6 @@ import { onceWithin, waitFor } from '../helpers/wait-for.ts'
 
 const TOKEN = 'rollout-test-token'
 const auth = { authorization: `Bearer ${TOKEN}` }
-
-/** An origin answering `status` with `body` to everything. */
-function origin(status: number, body: string): Promise<FakeUpstream> {
-  return startFakeUpstream({
-    handler: (_req, res) => {
-      res.writeHead(status, { 'content-type': 'text/plain' })
-      res.end(body)
-    },
-  })
-}
 
 function doc(
   upstream: FakeUpstream,
@@ -110,9 +101,9 @@ describe('staged roll-out', { timeout: 60_000 }, () => {
   let healthy: FakeUpstream
 
   before(async () => {
-    stable = await origin(200, 'stable')
-    failing = await origin(500, 'canary-fails')
-    healthy = await origin(200, 'canary')
+    stable = await statusOrigin(200, 'stable')
+    failing = await statusOrigin(500, 'canary-fails')
+    healthy = await statusOrigin(200, 'canary')
   })
 
   after(async () => {

@@ -7,33 +7,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
+import { appConfig, statusOrigin } from '../helpers/rollout-docs.ts'
 import { request } from '../helpers/http-client.ts'
 import { servingAddresses, startUpgradable } from '../helpers/upgradable-gateway.ts'
 import { waitFor } from '../helpers/wait-for.ts'
-
-function origin(status: number, body: string): Promise<FakeUpstream> {
-  return startFakeUpstream({
-    handler: (_req, res) => {
-      res.writeHead(status)
-      res.end(body)
-    },
-  })
-}
-
-function config(target: FakeUpstream, rollout = ''): string {
-  return [
-    'listeners:',
-    "  - { name: public, address: '127.0.0.1:0' }",
-    "admin: { address: '127.0.0.1:0' }",
-    'upstreams:',
-    `  app: { targets: [{ url: '${target.url}' }] }`,
-    'routes:',
-    '  - { name: app, match: { prefix: / }, upstream: app }',
-    rollout,
-    '',
-  ].join('\n')
-}
 
 interface RolloutJson {
   state: string
@@ -45,10 +22,10 @@ test(
   'SIGUSR2 during a roll-out, and after a rollback, never serves the canary to everyone',
   { timeout: 60_000 },
   async () => {
-    const stable = await origin(200, 'stable')
-    const healthy = await origin(200, 'canary')
-    const failing = await origin(500, 'failing')
-    const gw = await startUpgradable(config(stable))
+    const stable = await statusOrigin(200, 'stable')
+    const healthy = await statusOrigin(200, 'canary')
+    const failing = await statusOrigin(500, 'failing')
+    const gw = await startUpgradable(appConfig(stable))
     try {
       const first = gw.pid()
       const { url, admin } = await servingAddresses(gw, first)
@@ -57,7 +34,7 @@ test(
       // A canary (half the traffic, a long window) from the file, then an upgrade.
       writeFileSync(
         gw.configPath,
-        config(healthy, 'rollout: { canary_percent: 50, window: 60s, max_error_rate: 0.5 }'),
+        appConfig(healthy, 'rollout: { canary_percent: 50, window: 60s, max_error_rate: 0.5 }'),
       )
       await waitFor(
         async () => (await request(`${admin}/rollout`)).json<RolloutJson>().state === 'running',
@@ -78,7 +55,7 @@ test(
       // and refuses the file's (rolled-back) document.
       writeFileSync(
         gw.configPath,
-        config(
+        appConfig(
           failing,
           'rollout: { canary_percent: 100, window: 60s, max_error_rate: 0.1, min_requests: 5 }',
         ),
@@ -101,8 +78,10 @@ test(
       const history = (await request(`${admin}/config/history`)).json<{
         history: { outcome: string; source: string; errors: { message: string }[] }[]
       }>().history
-      assert.equal(history[0]?.outcome, 'rejected')
-      assert.match(history[0]?.errors[0]?.message ?? '', /was rolled back/)
+      const [latest] = history
+      assert.ok(latest)
+      assert.equal(latest.outcome, 'rejected')
+      assert.match(latest.errors[0]?.message ?? '', /was rolled back/)
       assert.equal(gw.linesWith('hot upgrade: started on the stable document').length, 2)
     } finally {
       await gw.close()

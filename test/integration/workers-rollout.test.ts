@@ -6,43 +6,20 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts'
+import { appConfig, statusOrigin } from '../helpers/rollout-docs.ts'
 import { request } from '../helpers/http-client.ts'
 import { startLoad } from '../helpers/load.ts'
 import { servingAddresses, startUpgradable } from '../helpers/upgradable-gateway.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
-function origin(status: number, body: string): Promise<FakeUpstream> {
-  return startFakeUpstream({
-    handler: (_req, res) => {
-      res.writeHead(status)
-      res.end(body)
-    },
-  })
-}
-
-function config(target: FakeUpstream, rollout = ''): string {
-  return [
-    'listeners:',
-    "  - { name: public, address: '127.0.0.1:0' }",
-    "admin: { address: '127.0.0.1:0' }",
-    'upstreams:',
-    `  app: { targets: [{ url: '${target.url}' }] }`,
-    'routes:',
-    '  - { name: app, match: { prefix: / }, upstream: app }',
-    rollout,
-    '',
-  ].join('\n')
-}
-
 test(
   '--workers 2: every worker follows the supervisor’s roll-out decisions',
   { timeout: 60_000 },
   async () => {
-    const stable = await origin(200, 'stable')
-    const failing = await origin(500, 'failing')
-    const healthy = await origin(200, 'canary')
-    const gw = await startUpgradable(config(stable), { args: ['--workers', '2'] })
+    const stable = await statusOrigin(200, 'stable')
+    const failing = await statusOrigin(500, 'failing')
+    const healthy = await statusOrigin(200, 'canary')
+    const gw = await startUpgradable(appConfig(stable), { args: ['--workers', '2'] })
     try {
       const supervisor = gw.pid()
       await waitFor(() => gw.linesWith('worker ready').length === 2, { message: 'two workers' })
@@ -50,7 +27,7 @@ test(
 
       // A failing canary under load on fresh connections (spread over both workers).
       const load = startLoad(url, { keepAlive: 0, fresh: 4 })
-      const failingDoc = config(
+      const failingDoc = appConfig(
         failing,
         'rollout: { canary_percent: 25, window: 30s, max_error_rate: 0.05, min_requests: 40 }',
       )
@@ -86,7 +63,7 @@ test(
 
       // A worker that replaces a dead one during a roll-out joins the canary; a promotion asked
       // at one worker's admin API then promotes every worker.
-      const healthyDoc = config(
+      const healthyDoc = appConfig(
         healthy,
         'rollout: { canary_percent: 50, window: 60s, max_error_rate: 0.5 }',
       )
