@@ -18,7 +18,7 @@ import { drainListeners } from './lifecycle/drain.ts'
 import { ReloadController, type ReloadResult, type ReloadSource } from './lifecycle/reload.ts'
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log/logger.ts'
 import { GatewayMetrics, type RolloutCounts } from './metrics/metrics.ts'
-import { rolloutRoutes, type RolloutCommands } from './admin/routes/rollout.ts'
+import { rolloutRoutes } from './admin/routes/rollout.ts'
 import type { RolloutResult } from './lifecycle/rollout.ts'
 import { createClientErrorHandler } from './proxy/client-error.ts'
 import { sendError, sendRawError } from './proxy/error-response.ts'
@@ -94,16 +94,11 @@ export interface GatewayControl {
   reload(document: string | undefined): Promise<ReloadResult>
   rollback(version: string): Promise<ReloadResult | null>
   metrics(): Promise<{ body: string; contentType: string }>
-  /** GET /rollout with every worker's counts summed. */
-  rolloutView(): Promise<unknown>
   /** POST /rollout/promote | abort, for every worker. */
   endRollout(action: 'promote' | 'abort'): Promise<RolloutResult | null>
-  /** This worker's counts of the running roll-out (sent every ROLLOUT_REPORT_MS while one runs). */
+  /** This worker's counts of the running roll-out (sent every 20 ms while they change). */
   reportRollout(canaryVersion: string, counts: RolloutCounts): void
 }
-
-/** How often a worker sends its roll-out counts to the supervisor, which judges their sum. */
-const ROLLOUT_REPORT_MS = 20
 
 /** Where a started gateway listens (ports resolved when 0 was asked). */
 export interface GatewayAddresses {
@@ -137,8 +132,6 @@ export class Gateway {
   #closing: Promise<void> | null = null
   /** The library's middleware (`use`), shared by every listener's handler. */
   readonly #middleware: Middleware[] = []
-  /** A worker's timer sending its roll-out counts to the supervisor. */
-  #rolloutReporter: NodeJS.Timeout | null = null
 
   constructor(options: GatewayOptions) {
     const sources = [options.configPath, options.config, options.etcd].filter(
@@ -207,7 +200,9 @@ export class Gateway {
       openListeners: (config) => this.#applyListeners(config),
       onApplied: (upstreams) => this.#registry.configure(upstreams),
       ...(options.random === undefined ? {} : { random: options.random }),
-      ...(options.control === undefined ? {} : { rolloutJudged: 'elsewhere' as const }),
+      ...(options.control === undefined
+        ? {}
+        : { reportRollout: options.control.reportRollout.bind(options.control) }),
       sourceName: this.#sourceName(),
     })
     this.metrics.setOpenConnectionsSource(() => this.#listeners.connectionCount)
@@ -279,21 +274,21 @@ export class Gateway {
   }
 
   /**
-   * A worker among several: the supervisor's decision about canary `version` (judged on every
-   * worker's counts), or the sum of those counts for GET /rollout and metrics.
+   * A worker among several: the supervisor's decision about canary `version`, judged on every
+   * worker's counts (null when this worker does not run that canary).
    */
-  followRollout(
-    decision:
-      | { readonly outcome: 'promoted' | 'rolled_back' | 'aborted'; readonly reason: string }
-      | { readonly counts: RolloutCounts },
+  decideRollout(
     version: string,
+    outcome: 'promoted' | 'rolled_back' | 'aborted',
+    reason: string,
   ): RolloutResult | null {
-    if ('counts' in decision) {
-      const rollout = this.#reloads.rollout
-      if (rollout?.canaryVersion === version) rollout.report(decision.counts)
-      return null
-    }
-    return this.#reloads.endRollout(decision.outcome, decision.reason, version)
+    return this.#reloads.endRollout(outcome, reason, version)
+  }
+
+  /** A worker among several: every worker's counts of canary `version`, summed (GET /rollout). */
+  shareRolloutCounts(version: string, counts: RolloutCounts): void {
+    const rollout = this.#reloads.rollout
+    if (rollout?.canaryVersion === version) rollout.report(counts)
   }
 
   get addresses(): GatewayAddresses {
@@ -359,8 +354,6 @@ export class Gateway {
       this.logger.info({ addresses: unclaimed }, 'inherited sockets not in the config: closed')
     }
     if (this.#options.watch === true && this.#options.configPath !== undefined) this.#watch()
-    const control = this.#options.control
-    if (control !== undefined) this.#reportRollouts(control)
     this.logger.info(
       { config_version: this.configVersion, ...this.addresses },
       `hitless serving on ${this.#listeners.all.map((l) => l.url).join(', ')}`,
@@ -450,24 +443,8 @@ export class Gateway {
     clearTimeout(timer)
   }
 
-  /** A worker sends its counts of a running roll-out to the supervisor, when they changed. */
-  #reportRollouts(control: GatewayControl): void {
-    let sent = ''
-    this.#rolloutReporter = setInterval(() => {
-      const rollout = this.#reloads.rollout
-      if (rollout === null) return
-      const counts = rollout.localCounts
-      const key = `${rollout.canaryVersion} ${JSON.stringify(counts)}`
-      if (key === sent) return
-      sent = key
-      control.reportRollout(rollout.canaryVersion, counts)
-    }, ROLLOUT_REPORT_MS)
-    this.#rolloutReporter.unref()
-  }
-
   /** Closes everything without waiting for requests (start failure, after a drain). */
   async #closeNow(): Promise<void> {
-    if (this.#rolloutReporter !== null) clearInterval(this.#rolloutReporter)
     this.#reloads.close()
     this.#watcher?.close()
     this.#fleet?.close()
@@ -558,14 +535,6 @@ export class Gateway {
       reloads: this.#reloads,
       reload: (config) => control.reload(typeof config === 'string' ? config : undefined),
       rollback: (version) => control.rollback(version),
-    }
-  }
-
-  #rolloutCommands(): RolloutCommands {
-    return {
-      rolloutView: () => Promise.resolve(this.rolloutView()),
-      endRollout: (action) =>
-        Promise.resolve(action === 'promote' ? this.promoteRollout() : this.abortRollout()),
     }
   }
 
@@ -691,7 +660,14 @@ export class Gateway {
       routes: new Map([
         ...configRoutes(control === undefined ? this : this.#relayedCommands(control)),
         ['GET /upstreams', () => ({ status: 200, json: { upstreams: this.upstreamsReport() } })],
-        ...rolloutRoutes(control ?? this.#rolloutCommands()),
+        ...rolloutRoutes({
+          rolloutView: () => this.rolloutView(),
+          // A worker's promote or abort is decided for every worker, by the supervisor.
+          endRollout: (action) =>
+            control === undefined
+              ? Promise.resolve(action === 'promote' ? this.promoteRollout() : this.abortRollout())
+              : control.endRollout(action),
+        }),
       ]),
     })
     let server: http.Server

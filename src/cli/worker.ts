@@ -77,7 +77,6 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
     metrics: async () =>
       ((await ask('metrics', {})) as { body: string; contentType: string } | undefined) ??
       gateway.metrics.render(),
-    rolloutView: () => Promise.resolve(gateway.rolloutView()),
     endRollout: async (action) =>
       ((await ask('rollout-end', { action })) as RolloutResult | null | undefined) ?? null,
     reportRollout: (version, counts) => send({ hitless: 'rollout-counts', version, counts }),
@@ -116,10 +115,10 @@ export async function runWorker(opts: RunOptions, io: CliIo): Promise<number> {
         void gateway.metrics.registry.getMetricsAsJSON().then(done(msg.id))
         break
       case 'rollout':
-        done(msg.id)(gateway.followRollout(msg, msg.version))
+        done(msg.id)(gateway.decideRollout(msg.version, msg.outcome, msg.reason))
         break
       case 'rollout-counts':
-        gateway.followRollout(msg, msg.version)
+        gateway.shareRolloutCounts(msg.version, msg.counts)
         break
       case 'answer':
         asked.get(msg.id)?.(msg.answer)

@@ -9,7 +9,7 @@ import type { LoadedConfig } from '../config/load.ts'
 import type { GatewayConfig, UpstreamConfig } from '../config/types.ts'
 import { ConfigError, ErrorCode, GatewayError, type ConfigIssue } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
-import type { GatewayMetrics } from '../metrics/metrics.ts'
+import type { GatewayMetrics, RolloutCounts } from '../metrics/metrics.ts'
 import type { SnapshotHolder } from '../snapshot/holder.ts'
 import type { Snapshot } from '../snapshot/snapshot.ts'
 import { collectWhenQuiet } from './idle-gc.ts'
@@ -79,10 +79,10 @@ export interface ReloadDeps {
   /** Balancing randomness, also used to assign requests during a roll-out. */
   readonly random?: () => number
   /**
-   * Who judges a roll-out: this process (the default), or, for a worker among several, the
-   * supervisor (which sums every worker's counts and sends the decision back).
+   * A worker among several: where its roll-out counts go. The supervisor sums every worker's,
+   * judges the sum and sends the decision back; without this, this process judges.
    */
-  readonly rolloutJudged?: 'here' | 'elsewhere'
+  readonly reportRollout?: (canaryVersion: string, counts: RolloutCounts) => void
   /** Where the running config's source is: `configPath` or `inline`, for logs and metrics. */
   readonly sourceName: string
 }
@@ -388,7 +388,7 @@ export class ReloadController {
       loaded,
       source,
       random: this.#deps.random ?? Math.random,
-      judged: this.#deps.rolloutJudged ?? 'here',
+      report: this.#deps.reportRollout ?? null,
       onBreach: () => {
         const { canary: c, stable: s } = rollout.counts
         this.#endRollout(rollout, 'rolled_back', breachReason(rollout.config, c, s))

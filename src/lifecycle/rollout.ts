@@ -54,6 +54,9 @@ export interface RolloutResult {
   readonly stable: VersionCounts
 }
 
+/** How often a worker sends its roll-out counts to the supervisor, which judges their sum. */
+const ROLLOUT_REPORT_MS = 20
+
 /** True when the canary is to be rolled back (see the module comment). */
 export function breached(config: RolloutConfig, canary: Counts, stable: Counts): boolean {
   if (canary.requests < config.minRequests || canary.requests === 0) return false
@@ -98,6 +101,7 @@ export class Rollout {
   readonly stableTally: RolloutTally
   /** Counts summed over every worker, when the supervisor judges (see `report`). */
   #reported: RolloutCounts | null = null
+  /** The window's end (judged here), or the reports to the supervisor (judged elsewhere). */
   #timer: NodeJS.Timeout | null = null
 
   constructor(init: {
@@ -106,8 +110,11 @@ export class Rollout {
     loaded: LoadedConfig
     source: ReloadSource
     random: () => number
-    /** Who decides: this process (`here`), or the supervisor of the workers (`elsewhere`). */
-    judged: 'here' | 'elsewhere'
+    /**
+     * A worker among several: its own counts go here every ROLLOUT_REPORT_MS while they change,
+     * and the supervisor decides (no breach check, no window timer in this process).
+     */
+    report: ((canaryVersion: string, counts: RolloutCounts) => void) | null
     onBreach: () => void
     onWindowEnd: () => void
   }) {
@@ -116,7 +123,7 @@ export class Rollout {
     this.config = config
     this.loaded = init.loaded
     this.source = init.source
-    const judge = init.judged === 'here'
+    const judge = init.report === null
     this.canaryTally = new RolloutTally(
       judge
         ? () => {
@@ -134,10 +141,22 @@ export class Rollout {
       sticky: config.sticky,
       random: init.random,
     })
-    if (judge) {
-      this.#timer = setTimeout(init.onWindowEnd, config.windowMs)
-      this.#timer.unref()
-    }
+    this.#timer =
+      init.report === null
+        ? setTimeout(init.onWindowEnd, config.windowMs)
+        : this.#reportEvery(init.report)
+    this.#timer.unref()
+  }
+
+  #reportEvery(report: (canaryVersion: string, counts: RolloutCounts) => void): NodeJS.Timeout {
+    let sent = ''
+    return setInterval(() => {
+      const counts = this.localCounts
+      const key = JSON.stringify(counts)
+      if (key === sent) return
+      sent = key
+      report(this.canaryVersion, counts)
+    }, ROLLOUT_REPORT_MS)
   }
 
   get canaryVersion(): string {

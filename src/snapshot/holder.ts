@@ -19,11 +19,6 @@ export class SnapshotHolder {
     return this.#current
   }
 
-  /** The canary snapshot while a roll-out runs, else null. */
-  get canary(): Snapshot | null {
-    return this.#split?.canary ?? null
-  }
-
   /** Increases by one on every swap. */
   get generation(): number {
     return this.#generation

@@ -19,10 +19,6 @@ export class RolloutTally {
     this.#onRecord = onRecord
   }
 
-  get errorRate(): number {
-    return this.requests === 0 ? 0 : this.errors / this.requests
-  }
-
   /** The roll-out ended: requests still running when it did are not counted. */
   close(): void {
     this.#open = false

@@ -7,7 +7,7 @@ import type { AdminReply, AdminRoute } from '../admin-server.ts'
 
 /** What the routes need from the gateway (or, for a worker, from its supervisor). */
 export interface RolloutCommands {
-  rolloutView(): Promise<unknown>
+  rolloutView(): unknown
   endRollout(action: 'promote' | 'abort'): Promise<RolloutResult | null>
 }
 
@@ -20,7 +20,7 @@ export function rolloutRoutes(commands: RolloutCommands): ReadonlyMap<string, Ad
     return { status: 200, json: result }
   }
   return new Map<string, AdminRoute>([
-    ['GET /rollout', async () => ({ status: 200, json: await commands.rolloutView() })],
+    ['GET /rollout', () => ({ status: 200, json: commands.rolloutView() })],
     ['POST /rollout/promote', () => end('promote')],
     ['POST /rollout/abort', () => end('abort')],
   ])
