@@ -13,7 +13,7 @@ import { collectingLogger, type LogLine } from '../helpers/start-gateway.ts'
 import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
-import { onceWithin } from '../helpers/wait-for.ts'
+import { onceWithin, waitFor } from '../helpers/wait-for.ts'
 
 function config(origin: FakeUpstream, body = 'pong\n'): Record<string, unknown> {
   return {
@@ -35,6 +35,12 @@ describe('middleware', { timeout: 30_000 }, () => {
       handler: (req, res, body) => {
         if (req.url === '/app/big') {
           res.end(big)
+          return
+        }
+        if (req.url === '/app/broken') {
+          // A head and part of the body, then the connection is gone.
+          res.writeHead(200, { 'content-length': '100000' })
+          res.write('partial', () => res.socket?.destroy())
           return
         }
         res.writeHead(req.url === '/app/teapot' ? 418 : 200, {
@@ -192,6 +198,24 @@ describe('middleware', { timeout: 30_000 }, () => {
       const large = await request(`${url}/app/big`)
       assert.equal(large.headers['x-waited'], 'yes')
       assert.ok(large.body.equals(big))
+    })
+  })
+
+  test('an upstream body that fails while the head is held becomes a clean 502', async () => {
+    const statuses: number[] = []
+    const watch: Middleware = async (ctx, next) => {
+      await next()
+      statuses.push(ctx.response?.status ?? 0)
+      // Held until the gateway has seen the upstream fail: the 200 it held is replaced.
+      await waitFor(() => ctx.response?.status === 502, { message: 'the head becomes a 502' })
+    }
+    await withGateway([watch], async (url, logs) => {
+      const reply = await request(`${url}/app/broken`)
+      assert.equal(reply.status, 502)
+      assert.equal(reply.json<{ status: number }>().status, 502)
+      assert.deepEqual(statuses, [200])
+      await waitFor(() => logs.some((l) => l.msg === 'request' && l.path === '/app/broken'))
+      assert.equal(logs.find((l) => l.msg === 'request' && l.path === '/app/broken')?.status, 502)
     })
   })
 

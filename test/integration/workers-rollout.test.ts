@@ -53,6 +53,10 @@ test(
         const canary = line['canary'] as { requests: number; errors: number }
         assert.ok(canary.requests >= 40, `summed canary requests: ${canary.requests}`)
       }
+      // Merged metrics count the one roll-back once, not once per worker.
+      const metrics = (await request(`${admin}/metrics`)).text()
+      assert.match(metrics, /^hitless_rollout_events_total\{event="rolled_back"\} 1$/m)
+      assert.match(metrics, /^hitless_rollout_active 0$/m)
       const after = load.answers.length
       await waitFor(() => load.answers.length > after + 100, { message: 'more load' })
       const unexpected = await load.stop(['stable', 'status 500'])

@@ -28,13 +28,22 @@ export function writeWhole(
 ): void {
   const res = ex.res
   const gate = ex.gate
-  const write = (s: number, h: string[]): void => {
+  // No chain (the common case): written at once, with nothing allocated for a later write.
+  if (gate === null) {
+    res.writeHead(status, headers)
+    res.end(body)
+    return
+  }
+  const accepted = gate.hold(status, headers, (s, h) => {
+    ex.status = s
     res.writeHead(s, h)
     res.end(body)
+  })
+  // The chain's head is out or dropped already: written only if there is still something to say.
+  if (!accepted && !res.headersSent && !res.destroyed) {
+    res.writeHead(status, headers)
+    res.end(body)
   }
-  if (gate !== null && gate.hold(status, headers, (s, h) => write((ex.status = s), h))) return
-  // No chain, or its head is out or dropped already (then there is nothing left to answer).
-  if (gate === null || (!res.headersSent && !res.destroyed)) write(status, headers)
 }
 /** Writes a redirect, filling `{path}`, `{query}`, `{uri}` and `{host}` in the location. */
 export function redirect(ex: Exchange, action: RedirectAction, close: boolean): void {
